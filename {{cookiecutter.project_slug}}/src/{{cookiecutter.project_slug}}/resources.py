@@ -1,0 +1,115 @@
+"""Resources for the current environment, built from ``utils.environment`` answers only.
+
+Credentials are ``dg.EnvVar`` references resolved when a run starts, so definitions load with no
+secret set (``dg check defs`` in CI, the Docker build) and no secret ever sits in a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+from dagster_duckdb import DuckDBResource
+from dagster_duckdb_pandas import DuckDBPandasIOManager
+from dagster_snowflake import SnowflakeResource
+from dagster_snowflake_pandas import SnowflakePandasIOManager
+
+from . import settings
+from .utils.environment import (
+    Environment,
+    Warehouse,
+    get_database_for_environment,
+    get_dbt_environment_variables,
+    get_dbt_target,
+    get_duckdb_path,
+    get_environment,
+    get_schema_for_environment,
+    get_snowflake_auth_variables,
+    get_warehouse,
+)
+
+
+def dbt_executable() -> str:
+    """The ``dbt`` next to this interpreter, so an unactivated venv still finds it."""
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else shutil.which("dbt") or "dbt"
+
+
+@contextlib.contextmanager
+def _environment_variables(values: Mapping[str, str]) -> Iterator[None]:
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class ProjectDbtCliResource(DbtCliResource):
+    """``DbtCliResource`` that hands dbt the database, schema and DuckDB file of this environment.
+
+    profiles.yml reads them as ``env_var(...)``; computing them here keeps ``utils.environment``
+    the only place that decides them (the dbt process inherits the variables at start).
+    """
+
+    def cli(self, args: Sequence[str], **kwargs: Any) -> Any:
+        with _environment_variables(get_dbt_environment_variables()):
+            return super().cli(args, **kwargs)
+
+
+def build_dbt_resource() -> ProjectDbtCliResource:
+    return ProjectDbtCliResource(
+        project_dir=os.fspath(settings.DBT_PROJECT_DIR),
+        profiles_dir=os.fspath(settings.DBT_PROJECT_DIR),
+        target=get_dbt_target(),
+        dbt_executable=dbt_executable(),
+    )
+
+
+def snowflake_connection_config() -> dict[str, Any]:
+    """Connection settings shared by the SQL resource and the I/O manager."""
+    credentials = {key: dg.EnvVar(name) for key, name in get_snowflake_auth_variables().items()}
+    return {
+        "account": settings.SNOWFLAKE_ACCOUNT,
+        "warehouse": settings.SNOWFLAKE_WAREHOUSE,
+        "role": settings.SNOWFLAKE_ROLE,
+        "database": get_database_for_environment(),
+        **credentials,
+    }
+
+
+def build_warehouse_resources() -> dict[str, Any]:
+    """``io_manager`` for the Python assets and ``warehouse`` for SQL, on DuckDB or Snowflake."""
+    if get_warehouse() is Warehouse.DUCKDB:
+        path = os.fspath(get_duckdb_path())
+        return {
+            "io_manager": DuckDBPandasIOManager(database=path),
+            "warehouse": DuckDBResource(database=path),
+        }
+    config = snowflake_connection_config()
+    # In a personal sandbox every table goes to the developer's schema; elsewhere the schema
+    # comes from the asset key, i.e. exactly where the table lives in production.
+    schema = (
+        get_schema_for_environment(settings.RAW_SCHEMA)
+        if get_environment() is Environment.LOCAL
+        else None
+    )
+    return {
+        "io_manager": SnowflakePandasIOManager(**config, schema=schema),
+        "warehouse": SnowflakeResource(**config),
+    }
+
+
+def build_resources() -> dict[str, Any]:
+    return {**build_warehouse_resources(), "dbt": build_dbt_resource()}

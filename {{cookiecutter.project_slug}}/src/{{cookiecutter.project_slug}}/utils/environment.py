@@ -1,0 +1,183 @@
+"""Where am I running, and so which database, schema, warehouse and dbt target?
+
+The only module that reads the deployment's environment variables. Every helper reads them when
+it is called (never at import), is free of side effects, and returns validated names, so the rest
+of the code base asks here instead of re-deriving anything.
+
+==========  =====================================  ====================  ==================
+env         how it is detected                     database              dbt target
+==========  =====================================  ====================  ==================
+LOCAL       anything else (laptops, CI, tests)     SANDBOX (or DuckDB)   local / personal
+BRANCH      DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT=1   <PROD>_CLONE_<pr id>  branch_deployment
+PROD        DAGSTER_CLOUD_DEPLOYMENT_NAME=<prod>   <PROD>                prod
+==========  =====================================  ====================  ==================
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+from enum import StrEnum
+from pathlib import Path
+
+from .. import settings
+from .identifiers import InvalidIdentifierError, validate_identifier
+
+
+class Environment(StrEnum):
+    LOCAL = "LOCAL"
+    BRANCH = "BRANCH"
+    PROD = "PROD"
+
+
+class Warehouse(StrEnum):
+    DUCKDB = "duckdb"
+    SNOWFLAKE = "snowflake"
+
+
+class UnsafeEnvironmentError(RuntimeError):
+    """The environment variables describe an impossible or unsafe deployment."""
+
+
+CLONE_INFIX = "_CLONE_"
+_PULL_REQUEST_ID = re.compile(r"[0-9]{1,18}")
+
+
+def get_environment() -> Environment:
+    """BRANCH in a Dagster+ branch deployment, PROD in the production deployment, else LOCAL."""
+    if os.environ.get("DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT", "") == "1":
+        return Environment.BRANCH
+    if os.environ.get("DAGSTER_CLOUD_DEPLOYMENT_NAME", "") == settings.PRODUCTION_DEPLOYMENT_NAME:
+        return Environment.PROD
+    return Environment.LOCAL
+
+
+def get_pull_request_id() -> str:
+    """The branch deployment's pull request number: digits only, or a clear error."""
+    value = os.environ.get("DAGSTER_CLOUD_PULL_REQUEST_ID", "")
+    if not _PULL_REQUEST_ID.fullmatch(value):
+        raise UnsafeEnvironmentError(
+            f"DAGSTER_CLOUD_PULL_REQUEST_ID: {value!r} is not a pull request number "
+            "(1 to 18 digits); refusing to name a clone database from it"
+        )
+    return value
+
+
+def clone_database_name(pull_request_id: str, production: str = settings.PRODUCTION_DATABASE) -> str:
+    """``<PRODUCTION>_CLONE_<pull request id>``, validated."""
+    if not _PULL_REQUEST_ID.fullmatch(pull_request_id):
+        raise UnsafeEnvironmentError(f"pull request id {pull_request_id!r} is not a number")
+    return validate_identifier(
+        f"{production}{CLONE_INFIX}{pull_request_id}", "clone database"
+    )
+
+
+def is_production_clone(database: str, production: str = settings.PRODUCTION_DATABASE) -> bool:
+    """True only for exactly ``<PRODUCTION>_CLONE_<digits>`` (case-insensitive): never production."""
+    prefix = f"{production}{CLONE_INFIX}".upper()
+    name = database.upper()
+    return name.startswith(prefix) and bool(_PULL_REQUEST_ID.fullmatch(name[len(prefix) :]))
+
+
+def get_database_for_environment(default: str = settings.PRODUCTION_DATABASE) -> str:
+    """PROD: ``default``; BRANCH: the pull request's clone of it; LOCAL: the sandbox database."""
+    environment = get_environment()
+    if environment is Environment.PROD:
+        return validate_identifier(default, "production database")
+    if environment is Environment.BRANCH:
+        return clone_database_name(get_pull_request_id(), default)
+    return validate_identifier(settings.SANDBOX_DATABASE, "sandbox database")
+
+
+def get_developer_schema() -> str:
+    """``SANDBOX_SCHEMA_NAME`` if set (validated), else the OS user name made an identifier."""
+    explicit = os.environ.get("SANDBOX_SCHEMA_NAME", "")
+    if explicit:
+        return validate_identifier(explicit, "SANDBOX_SCHEMA_NAME")
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no user name, e.g. an anonymous container user
+        user = ""
+    schema = re.sub(r"[^A-Za-z0-9_]", "_", user).strip("_")
+    if not schema:
+        schema = "DEVELOPER"
+    if schema[0].isdigit():
+        schema = f"_{schema}"
+    return validate_identifier(schema[:255], "developer schema")
+
+
+def get_schema_for_environment(default_schema: str) -> str:
+    """LOCAL: the developer's own schema; BRANCH and PROD: ``default_schema``."""
+    if get_environment() is Environment.LOCAL:
+        return get_developer_schema()
+    return validate_identifier(default_schema, "schema")
+
+
+def get_warehouse() -> Warehouse:
+    """Snowflake in BRANCH and PROD; LOCAL uses DuckDB unless ``LOCAL_WAREHOUSE=snowflake``."""
+    if get_environment() is not Environment.LOCAL:
+        return Warehouse.SNOWFLAKE
+    value = os.environ.get("LOCAL_WAREHOUSE", "").strip().lower() or Warehouse.DUCKDB.value
+    try:
+        return Warehouse(value)
+    except ValueError:
+        allowed = ", ".join(w.value for w in Warehouse)
+        raise UnsafeEnvironmentError(f"LOCAL_WAREHOUSE: {value!r} is not one of: {allowed}") from None
+
+
+def get_dbt_target() -> str:
+    """The profiles.yml target: ``local`` (DuckDB), ``personal``, ``branch_deployment``, ``prod``."""
+    environment = get_environment()
+    if environment is Environment.PROD:
+        return "prod"
+    if environment is Environment.BRANCH:
+        return "branch_deployment"
+    return "local" if get_warehouse() is Warehouse.DUCKDB else "personal"
+
+
+def get_duckdb_path() -> Path:
+    """Absolute path of the local DuckDB warehouse (``LOCAL_DUCKDB_PATH`` overrides the default)."""
+    override = os.environ.get("LOCAL_DUCKDB_PATH", "")
+    return Path(override).expanduser().resolve() if override else settings.DEFAULT_DUCKDB_PATH
+
+
+def get_dbt_environment_variables() -> dict[str, str]:
+    """Variables profiles.yml reads, so dbt lands exactly where the Python assets do."""
+    if get_warehouse() is Warehouse.DUCKDB:
+        return {"DBT_DUCKDB_PATH": str(get_duckdb_path())}
+    return {
+        "DBT_SNOWFLAKE_DATABASE": get_database_for_environment(),
+        "DBT_SNOWFLAKE_SCHEMA": get_schema_for_environment(settings.DBT_DEFAULT_SCHEMA),
+    }
+
+
+def get_snowflake_auth_variables() -> dict[str, str]:
+    """Which credential variables to read at run time: key-pair if a private key is set."""
+    if os.environ.get("SNOWFLAKE_PRIVATE_KEY"):
+        names = {"user": "SNOWFLAKE_USER", "private_key": "SNOWFLAKE_PRIVATE_KEY"}
+        if os.environ.get("SNOWFLAKE_PRIVATE_KEY_PASSWORD"):
+            names["private_key_password"] = "SNOWFLAKE_PRIVATE_KEY_PASSWORD"
+        return names
+    return {"user": "SNOWFLAKE_USER", "password": "SNOWFLAKE_PASSWORD"}
+
+
+__all__ = [
+    "CLONE_INFIX",
+    "Environment",
+    "UnsafeEnvironmentError",
+    "InvalidIdentifierError",
+    "Warehouse",
+    "clone_database_name",
+    "get_database_for_environment",
+    "get_dbt_environment_variables",
+    "get_dbt_target",
+    "get_developer_schema",
+    "get_duckdb_path",
+    "get_environment",
+    "get_pull_request_id",
+    "get_schema_for_environment",
+    "get_snowflake_auth_variables",
+    "get_warehouse",
+    "is_production_clone",
+]
