@@ -1,0 +1,136 @@
+"""Shared fixtures: bake projects with the real Cookiecutter, run them in one reusable venv.
+
+The generated projects' heavy dependencies (Dagster, dbt, Snowflake connectors; ~1 GB) are
+installed once per session into ``build/generated-venv`` (kept between local runs while the
+dependency list is unchanged); each baked project is then installed into it editable with
+``--no-deps``, which takes about a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[1]
+BUILD_DIR = TEMPLATE_DIR / "build"
+GENERATED_VENV = BUILD_DIR / "generated-venv"
+DEFAULT_CONTEXT: dict[str, Any] = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
+
+# Every supported combination of choice options (cookiecutter-django style ids).
+SUPPORTED_COMBINATIONS: list[dict[str, str]] = [
+    {"ci_provider": "github", "dagster_plus_deployment_type": "serverless", "blue_green_publishing": "yes"},
+    {"ci_provider": "github", "dagster_plus_deployment_type": "hybrid", "blue_green_publishing": "no"},
+    {"ci_provider": "gitlab", "dagster_plus_deployment_type": "serverless", "blue_green_publishing": "no"},
+    {"ci_provider": "gitlab", "dagster_plus_deployment_type": "hybrid", "blue_green_publishing": "yes"},
+]
+
+
+def combination_id(context: Mapping[str, str]) -> str:
+    return "-".join(f"{key}:{value}" for key, value in context.items())
+
+
+def bake(cookies: Any, **context: str) -> Path:
+    """Bake with the real Cookiecutter and return the project folder (asserting success)."""
+    result = cookies.bake(extra_context=context)
+    assert result.exception is None, result.exception
+    assert result.exit_code == 0
+    return Path(result.project_path)
+
+
+def venv_bin(venv: Path = GENERATED_VENV) -> Path:
+    return venv / "bin"
+
+
+def run(
+    args: list[str] | str,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 900,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command with the generated venv first on PATH and a clean Dagster/Snowflake env."""
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DAGSTER_CLOUD_", "SNOWFLAKE_", "DBT_", "LOCAL_", "SANDBOX_"))
+    }
+    base["PATH"] = f"{venv_bin()}{os.pathsep}{base.get('PATH', '')}"
+    base.pop("VIRTUAL_ENV", None)
+    completed = subprocess.run(
+        args,
+        cwd=cwd,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        shell=isinstance(args, str),
+    )
+    if check and completed.returncode != 0:
+        raise AssertionError(
+            f"{args!r} exited {completed.returncode}\n--- stdout\n{completed.stdout[-6000:]}"
+            f"\n--- stderr\n{completed.stderr[-6000:]}"
+        )
+    return completed
+
+
+def _uv() -> str:
+    found = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    assert found, "uv is not installed: run the tests through `make test`"
+    return found
+
+
+def _requirements(project: Path) -> list[str]:
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    return sorted(
+        pyproject["project"]["dependencies"] + pyproject["project"]["optional-dependencies"]["dev"]
+    )
+
+
+@pytest.fixture(scope="session")
+def default_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default answers baked once, outside pytest-cookies, for session-wide reuse."""
+    from cookiecutter.main import cookiecutter
+
+    out = tmp_path_factory.mktemp("default")
+    return Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=str(out)))
+
+
+@pytest.fixture(scope="session")
+def generated_venv(default_project: Path) -> Path:
+    """A venv holding every generated-project dependency, reused across tests and runs."""
+    requirements = _requirements(default_project)
+    digest = hashlib.sha256("\n".join(requirements).encode()).hexdigest()
+    stamp = GENERATED_VENV / ".requirements.sha256"
+    if not (stamp.exists() and stamp.read_text() == digest):
+        shutil.rmtree(GENERATED_VENV, ignore_errors=True)
+        subprocess.run([_uv(), "venv", "-q", "--python", sys.executable, str(GENERATED_VENV)], check=True)
+        subprocess.run(
+            [_uv(), "pip", "install", "-q", "--python", str(venv_bin() / "python"), *requirements],
+            check=True,
+        )
+        stamp.write_text(digest)
+    return GENERATED_VENV
+
+
+def install_project(project: Path) -> None:
+    """Make ``project`` the one importable in the generated venv (editable, no dependency work)."""
+    subprocess.run(
+        [_uv(), "pip", "install", "-q", "--no-deps", "--python", str(venv_bin() / "python"), "-e", str(project)],
+        check=True,
+    )
+
+
+@pytest.fixture
+def installed(generated_venv: Path) -> Iterator[Any]:
+    """``installed(project)`` installs a baked project into the shared venv."""
+    yield install_project
