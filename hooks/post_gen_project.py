@@ -20,7 +20,7 @@ ANSWERS_JSON = r"""
 
 GITHUB_FILES = (".github",)
 GITLAB_FILES = (".gitlab-ci.yml",)
-HYBRID_FILES = ("Dockerfile", ".dockerignore")
+HYBRID_FILES = ("Dockerfile", ".dockerignore", "build.yaml")
 BLUE_GREEN_FILES = ("dbt_project/macros/blue_green",)
 
 
