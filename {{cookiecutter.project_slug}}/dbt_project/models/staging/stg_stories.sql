@@ -1,10 +1,10 @@
 select
     id as story_id,
-    "by" as author,
-    cast("time" as timestamp) as posted_at,
+    author,
+    cast(posted_at as timestamp) as posted_at,
     title,
     url,
     coalesce(score, 0) as score,
     coalesce(descendants, 0) as comment_count
 from {{ source('hackernews', 'stories') }}
-where {{ dev_window('"time"') }}
+where {{ dev_window('posted_at') }}

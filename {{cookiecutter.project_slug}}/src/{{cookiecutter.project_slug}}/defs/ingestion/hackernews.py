@@ -20,7 +20,9 @@ from ... import settings
 
 KEY_PREFIX = [settings.PRODUCTION_DATABASE.lower(), settings.RAW_SCHEMA.lower()]
 HACKERNEWS_API = "https://hacker-news.firebaseio.com/v0"
-COLUMNS = ["id", "type", "by", "time", "title", "text", "url", "score", "parent", "descendants"]
+# The API's "by" and "time" are reserved words in Snowflake: renamed on the way in.
+RENAMED = {"by": "author", "time": "posted_at"}
+COLUMNS = ["id", "type", "author", "posted_at", "title", "text", "url", "score", "parent", "descendants"]
 
 
 class ItemsConfig(dg.Config):
@@ -48,11 +50,11 @@ def fetch_api_items(max_items: int, session: requests.Session) -> list[dict[str,
 
 
 def items_frame(items: list[dict[str, object]]) -> pd.DataFrame:
-    frame = pd.DataFrame(items).reindex(columns=COLUMNS)
-    frame["time"] = pd.to_datetime(frame["time"], unit="s", utc=True).dt.tz_localize(None)
+    frame = pd.DataFrame(items).rename(columns=RENAMED).reindex(columns=COLUMNS)
+    frame["posted_at"] = pd.to_datetime(frame["posted_at"], unit="s", utc=True).dt.tz_localize(None)
     for column in ("id", "score", "parent", "descendants"):
         frame[column] = pd.to_numeric(frame[column]).astype("Int64")
-    for column in ("type", "by", "title", "text", "url"):
+    for column in ("type", "author", "title", "text", "url"):
         frame[column] = frame[column].astype("string")
     return frame.sort_values("id", ignore_index=True)
 
