@@ -7,7 +7,8 @@ Asset keys do not depend on the target parsed with, so one manifest serves every
 
 from dagster_dbt import DbtProject
 
-from . import settings
+# Absolute import: `dagster-dbt project prepare-and-package --file` loads this file on its own.
+from {{ cookiecutter.project_slug }} import settings
 
 dbt_project = DbtProject(
     project_dir=settings.DBT_PROJECT_DIR,

@@ -1,0 +1,28 @@
+# The template's own tooling. Both entry points bootstrap .venv themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test lint clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements-test.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-test.txt
+	touch $@
+
+demo: $(BIN)/.installed  ## Bake the default project into build/demo, install it, run its pipeline
+	$(BIN)/python scripts/demo.py
+
+test: $(BIN)/.installed  ## Run every template test (bakes, hooks, CI files, cruft, generated suites)
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed  ## Lint the template's own Python
+	$(BIN)/ruff check hooks tests scripts benchmarks
+
+clean:  ## Remove build output and the venvs
+	rm -rf build $(VENV)

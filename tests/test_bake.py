@@ -1,0 +1,136 @@
+"""Bake every supported combination with the real Cookiecutter and inspect what it wrote."""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import SUPPORTED_COMBINATIONS, TEMPLATE_DIR, bake, combination_id
+
+PROJECT_TEMPLATE = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
+# dbt's own Jinja is legitimate in these files; cookiecutter's must never survive anywhere.
+DBT_JINJA_SUFFIXES = (".sql",)
+
+
+class _GitLabLoader(yaml.SafeLoader):
+    """GitLab's `!reference [job, key]` tag, parsed as a plain list."""
+
+
+_GitLabLoader.add_constructor("!reference", lambda loader, node: loader.construct_sequence(node))
+
+
+def template_files() -> set[str]:
+    """Every file the project template holds, with the slug folder rendered as the default."""
+    return {
+        str(p.relative_to(PROJECT_TEMPLATE)).replace("{{cookiecutter.project_slug}}", "acme_data")
+        for p in PROJECT_TEMPLATE.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def option_files(context: dict[str, str]) -> set[str]:
+    """The files each option removes when it is off, spelled out per option."""
+    removed = set()
+    everything = template_files()
+    if context["ci_provider"] == "github":
+        removed |= {".gitlab-ci.yml"}
+    else:
+        removed |= {f for f in everything if f.startswith(".github/")}
+    if context["dagster_plus_deployment_type"] != "hybrid":
+        removed |= {"Dockerfile", ".dockerignore"}
+    if context["blue_green_publishing"] != "yes":
+        removed |= {f for f in everything if f.startswith("dbt_project/macros/blue_green/")}
+    return removed
+
+
+def baked_files(project: Path) -> set[str]:
+    return {str(p.relative_to(project)) for p in project.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(params=SUPPORTED_COMBINATIONS, ids=combination_id)
+def baked(request: pytest.FixtureRequest, cookies: Any) -> tuple[dict[str, str], Path]:
+    return request.param, bake(cookies, **request.param)
+
+
+def test_exact_file_set(baked: tuple[dict[str, str], Path]) -> None:
+    context, project = baked
+    assert project.name == "acme_data"
+    assert baked_files(project) == template_files() - option_files(context)
+
+
+def test_only_the_chosen_ci_provider(baked: tuple[dict[str, str], Path]) -> None:
+    context, project = baked
+    github = (project / ".github" / "workflows").is_dir()
+    gitlab = (project / ".gitlab-ci.yml").is_file()
+    assert (github, gitlab) == ((True, False) if context["ci_provider"] == "github" else (False, True))
+    assert (project / "Dockerfile").exists() is (context["dagster_plus_deployment_type"] == "hybrid")
+
+
+def test_nothing_left_unrendered(baked: tuple[dict[str, str], Path]) -> None:
+    _, project = baked
+    for path in project.rglob("*"):
+        if not path.is_file() or path.suffix in {".duckdb"}:
+            continue
+        text = path.read_text()
+        assert "cookiecutter." not in text.replace("cookiecutter.json", ""), path
+        if path.suffix not in DBT_JINJA_SUFFIXES and "dbt_project" not in path.parts:
+            assert "{%" not in text, path
+
+
+def test_structured_files_parse(baked: tuple[dict[str, str], Path]) -> None:
+    context, project = baked
+    for path in [*project.rglob("*.yml"), *project.rglob("*.yaml")]:
+        assert yaml.load(path.read_text(), Loader=_GitLabLoader) is not None, path
+    for path in project.rglob("*.toml"):
+        tomllib.loads(path.read_text())
+    for path in project.rglob("*.json"):
+        assert path.read_text().strip()
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["name"] == "acme_data"
+    assert pyproject["tool"]["dg"]["project"]["root_module"] == "acme_data"
+    assert (project / ".python-version").read_text().strip() == "3.12"
+
+
+def test_python_files_compile(baked: tuple[dict[str, str], Path]) -> None:
+    _, project = baked
+    for path in project.rglob("*.py"):
+        compile(path.read_text(), str(path), "exec", flags=ast.PyCF_ONLY_AST)
+
+
+def test_lockstep_dagster_pins(cookies: Any) -> None:
+    project = bake(cookies)
+    dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
+    pins = dict(d.split("==") for d in dependencies if "==" in d)
+    core = pins.pop("dagster")
+    assert core.startswith("1.13.")
+    assert set(pins.values()) == {"0.29." + core.split(".")[2]}
+    assert "dbt-core>=1.11,<1.12" in dependencies
+
+
+def test_answers_reach_settings_and_dbt(cookies: Any) -> None:
+    project = bake(
+        cookies,
+        project_name="Big Corp Analytics",
+        snowflake_database="BIGCORP",
+        snowflake_schema="HN_RAW",
+        production_deployment_name="production",
+        python_version="3.11",
+    )
+    assert project.name == "big_corp_analytics"
+    settings = (project / "src" / "big_corp_analytics" / "settings.py").read_text()
+    assert 'PRODUCTION_DATABASE = "BIGCORP"' in settings
+    assert 'PRODUCTION_DEPLOYMENT_NAME = "production"' in settings
+    dbt_project = yaml.safe_load((project / "dbt_project" / "dbt_project.yml").read_text())
+    assert dbt_project["name"] == "big_corp_analytics"
+    assert dbt_project["vars"]["raw_schema"] == "hn_raw"
+    assert dbt_project["vars"]["production_database"] == "BIGCORP"
+    profiles = yaml.safe_load((project / "dbt_project" / "profiles.yml").read_text())
+    assert profiles["big_corp_analytics"]["outputs"]["prod"]["database"] == "BIGCORP"
+    assert set(profiles["big_corp_analytics"]["outputs"]) == {"local", "personal", "branch_deployment", "prod"}
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["tool"]["ruff"]["target-version"] == "py311"

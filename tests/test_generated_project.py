@@ -1,0 +1,73 @@
+"""Install baked projects for real and run their own toolchain: tests, lint, types, definitions.
+
+One project per CI provider (and so per blue/green choice), sharing the session's venv.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import bake, run
+
+PROJECTS = [
+    {"ci_provider": "github", "blue_green_publishing": "yes", "dagster_plus_deployment_type": "serverless"},
+    {"ci_provider": "gitlab", "blue_green_publishing": "no", "dagster_plus_deployment_type": "hybrid"},
+]
+
+
+@pytest.fixture(params=PROJECTS, ids=lambda p: f"ci_provider:{p['ci_provider']}", scope="module")
+def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, generated_venv: Path) -> Path:
+    from cookiecutter.main import cookiecutter
+
+    from conftest import TEMPLATE_DIR, install_project
+
+    out = tmp_path_factory.mktemp(request.param["ci_provider"])
+    path = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=str(out), extra_context=request.param))
+    install_project(path)
+    run(["dagster-dbt", "project", "prepare-and-package", "--file", "src/acme_data/dbt_project.py"], cwd=path)
+    return path
+
+
+@pytest.mark.slow
+def test_generated_test_suite_passes(project: Path) -> None:
+    result = run(["pytest", "-q", "-p", "no:cacheprovider", "-x"], cwd=project, timeout=1500)
+    summary = result.stdout.strip().splitlines()[-1]
+    assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
+    passed = int(summary.split(" passed")[0].split()[-1])
+    assert passed >= 15, summary
+
+
+@pytest.mark.slow
+def test_definitions_validate(project: Path) -> None:
+    result = run(["dagster", "definitions", "validate", "-m", "acme_data.definitions"], cwd=project)
+    assert "Validation successful" in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_dg_lists_every_asset(project: Path) -> None:
+    import json
+
+    result = run(["dg", "list", "defs", "--json"], cwd=project)
+    listed = json.loads(result.stdout)
+    keys = {asset["key"] for asset in listed["assets"]}
+    assert {"production/hackernews/items", "production/analytics/story_rankings"} <= keys
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]])
+def test_lint_and_types_clean(project: Path, command: list[str]) -> None:
+    run(command, cwd=project)
+
+
+@pytest.mark.slow
+def test_make_run_fills_the_local_warehouse(project: Path, cookies: Any) -> None:
+    """`make run` as a user types it, with the shared venv standing in for .venv."""
+    venv = Path(run(["python", "-c", "import sys; print(sys.prefix)"], cwd=project).stdout.strip())
+    result = run(["make", "run", f"VENV={venv}"], cwd=project, timeout=900)
+    assert "Local pipeline succeeded." in result.stdout
+    for table in ("hackernews.items", "hackernews.comments", "hackernews.stories", "analytics.story_rankings"):
+        assert table in result.stdout
+    assert (project / "data" / "local.duckdb").is_file()
