@@ -37,14 +37,15 @@ socket.socket.connect = _refuse
 socket.socket.connect_ex = _refuse
 '''
 # A module a team adds next to the template's own code: an update must leave it alone.
-TEAM_ASSETS = '''import dagster as dg
+TEAM_ASSETS = """import dagster as dg
 
 
 @dg.asset
 def team_metric() -> int:
     return 42
-'''
+"""
 TEAM_GITIGNORE = "\n# my team\nscratch/\n"
+CONFLICT_MARKER = re.compile(rb"(^|\n)<<<<<<< ")
 
 
 class Sandbox:
@@ -58,9 +59,13 @@ class Sandbox:
         guard.mkdir()
         (guard / "sitecustomize.py").write_text(NO_NETWORK)
         (root / "gitconfig").write_text("")
+        # cruft renders into temporary folders: keep them here, where leftovers can be seen.
+        self.tmp = root / "tmp"
+        self.tmp.mkdir()
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "PYTHON"))},
             "HOME": str(self.home),
+            "TMPDIR": str(self.tmp),
             "PYTHONPATH": str(guard),
             "GIT_CONFIG_GLOBAL": str(root / "gitconfig"),
             "GIT_CONFIG_NOSYSTEM": "1",
@@ -71,7 +76,9 @@ class Sandbox:
             "GIT_COMMITTER_EMAIL": "template-tests@example.com",
         }
 
-    def run(self, args: list[str], cwd: Path, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, args: list[str], cwd: Path, expect: int | None = 0
+    ) -> subprocess.CompletedProcess[str]:
         completed = subprocess.run(
             args, cwd=cwd, env=self.env, capture_output=True, text=True, timeout=300
         )
@@ -85,7 +92,9 @@ class Sandbox:
     def git(self, *args: str, cwd: Path) -> str:
         return self.run(["git", *args], cwd).stdout.strip()
 
-    def cruft(self, *args: str, cwd: Path, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
+    def cruft(
+        self, *args: str, cwd: Path, expect: int | None = 0
+    ) -> subprocess.CompletedProcess[str]:
         return self.run([str(TOOLS / "cruft"), *args], cwd, expect)
 
     def clone_template(self) -> Path:
@@ -98,8 +107,14 @@ class Sandbox:
         """``cruft create`` then commit, as a team would right after generating."""
         out = self.root / into
         self.cruft(
-            "create", "--no-input", "--output-dir", str(out),
-            "--extra-context", json.dumps(dict(answers)), *checkout, str(template),
+            "create",
+            "--no-input",
+            "--output-dir",
+            str(out),
+            "--extra-context",
+            json.dumps(dict(answers)),
+            *checkout,
+            str(template),
             cwd=self.root,
         )
         project = out / SLUG
@@ -127,18 +142,25 @@ def make_typical_user_edits(project: Path) -> None:
         gitignore.write(TEAM_GITIGNORE)
 
 
-def assert_update_applied_cleanly(project: Path, fresh: Path) -> None:
+def assert_update_applied_cleanly(sandbox: Sandbox, project: Path, fresh: Path) -> None:
     """No conflict left behind, and every template file now matches a fresh render."""
+    assert sandbox.git("diff", "--name-only", "--diff-filter=U", cwd=project) == ""
     leftovers = [p.name for p in project.rglob("*") if p.suffix in {".rej", ".orig"}]
     assert leftovers == []
     markers = [
-        str(p) for p in project.rglob("*")
-        if p.is_file() and ".git" not in p.parts and b"\n<<<<<<< " in p.read_bytes()
+        str(p)
+        for p in project.rglob("*")
+        if p.is_file() and ".git" not in p.parts and CONFLICT_MARKER.search(p.read_bytes())
     ]
     assert markers == []
     assert (project / "src" / SLUG / "defs" / "my_team" / "assets.py").read_text() == TEAM_ASSETS
-    assert (project / ".gitignore").read_text() == (fresh / ".gitignore").read_text() + TEAM_GITIGNORE
-    user_paths = {".gitignore", *(f"src/{SLUG}/defs/my_team{p}" for p in ("", "/__init__.py", "/assets.py"))}
+    assert (project / ".gitignore").read_text() == (
+        fresh / ".gitignore"
+    ).read_text() + TEAM_GITIGNORE
+    user_paths = {
+        ".gitignore",
+        *(f"src/{SLUG}/defs/my_team{p}" for p in ("", "/__init__.py", "/assets.py")),
+    }
     ours = {p: e for p, e in tree_snapshot(project, modes=False).items() if p not in user_paths}
     theirs = {p: e for p, e in tree_snapshot(fresh, modes=False).items() if p not in user_paths}
     assert describe_differences(ours, theirs) == []
@@ -155,12 +177,24 @@ def change_template(template: Path) -> str:
     return "# Changed by a newer template release."
 
 
-def assert_sandbox_untouched(sandbox: Sandbox, expected: set[str]) -> None:
+def assert_sandbox_untouched(
+    sandbox: Sandbox, expected: set[str], expected_in_home: frozenset[str] = frozenset()
+) -> None:
     """Hooks and cruft wrote only into the output folders: nothing in HOME, nothing beside them."""
     assert sorted(p.name for p in sandbox.root.iterdir()) == sorted(
-        {"home", "no-network", "gitconfig", "template", *expected}
+        {"home", "tmp", "no-network", "gitconfig", "template", *expected}
     )
-    assert list(sandbox.home.iterdir()) == []
+    for output in expected:
+        assert [p.name for p in (sandbox.root / output).iterdir()] == [SLUG]
+    # Cookiecutter itself leaves each rendered hook script behind in TMPDIR (it never deletes
+    # them); anything else there was left by a hook or by cruft.
+    leftovers = [
+        p.name
+        for p in sandbox.tmp.iterdir()
+        if not (p.is_file() and p.suffix == ".py" and "ANSWERS_JSON" in p.read_text())
+    ]
+    assert leftovers == []
+    assert sorted(p.name for p in sandbox.home.iterdir()) == sorted(expected_in_home)
 
 
 ONE_PER_CI_PROVIDER = {c["ci_provider"]: c for c in reversed(SUPPORTED_COMBINATIONS)}
@@ -187,8 +221,162 @@ def test_update_round_trip_keeps_user_edits(sandbox: Sandbox, ci_provider: str) 
     assert marker in (project / "Makefile").read_text()
     assert json.loads((project / ".cruft.json").read_text())["commit"] == new_commit
     fresh = sandbox.create(template, answers, "fresh")
-    assert_update_applied_cleanly(project, fresh)
+    assert_update_applied_cleanly(sandbox, project, fresh)
     sandbox.commit(project, "Update from the template")
     sandbox.cruft("check", cwd=project)
     assert sandbox.git("status", "--porcelain", cwd=template) == ""
     assert_sandbox_untouched(sandbox, {"projects", "fresh"})
+
+
+# --- Template versions: CHANGELOG.md, cookiecutter.json and the releases users pin ------------
+
+RELEASE_HEADING = re.compile(r"^## \[(\d+)\.(\d+)\.(\d+)\] - (\d{4}-\d{2}-\d{2})", re.MULTILINE)
+RELEASE_COMMIT = re.compile(r"^Commit: `([0-9a-f]{7,40})`", re.MULTILINE)
+
+
+class Release:
+    def __init__(self, match: re.Match[str], body: str, text_above: str) -> None:
+        self.version = tuple(int(part) for part in match.groups()[:3])
+        self.name = ".".join(match.groups()[:3])
+        self.date = match.group(4)
+        found = RELEASE_COMMIT.search(body)
+        self.commit = found.group(1) if found else None
+        self.text_above = text_above  # everything newer: where its upgrade notes would be
+
+
+def changelog_releases() -> list[Release]:
+    text = CHANGELOG.read_text()
+    matches = list(RELEASE_HEADING.finditer(text))
+    ends = [m.start() for m in matches[1:]] + [len(text)]
+    return [
+        Release(m, text[m.end() : end], text[: m.start()])
+        for m, end in zip(matches, ends, strict=True)
+    ]
+
+
+PINNED_RELEASES = [r for r in changelog_releases() if r.commit]
+
+
+def template_git(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", "-C", str(TEMPLATE_DIR), *args], capture_output=True, text=True, check=False
+    )
+
+
+def questions(cookiecutter_json: str) -> set[str]:
+    return {key for key in json.loads(cookiecutter_json) if not key.startswith("_")}
+
+
+def test_changelog_newest_release_is_the_template_version() -> None:
+    text = CHANGELOG.read_text()
+    releases = changelog_releases()
+    assert text.index("## [Unreleased]") < text.index(f"## [{releases[0].name}]")
+    assert releases[0].name == DEFAULT_CONTEXT["_template_version"], (
+        "bump _template_version in cookiecutter.json together with the newest CHANGELOG release"
+    )
+
+
+def test_changelog_releases_are_ordered_newest_first() -> None:
+    releases = changelog_releases()
+    assert [r.version for r in releases] == sorted({r.version for r in releases}, reverse=True)
+    assert [r.date for r in releases] == sorted((r.date for r in releases), reverse=True)
+
+
+def test_every_older_release_names_a_commit_of_this_history() -> None:
+    """Tags may not travel with a clone; the recorded commit is what users and tests check out."""
+    older = changelog_releases()[1:]
+    assert older, "CHANGELOG.md lists no earlier release to update from"
+    for release in older:
+        assert release.commit, f"release {release.name}: add a 'Commit: `<hash>`' line"
+        found = template_git("merge-base", "--is-ancestor", release.commit, "HEAD")
+        assert found.returncode == 0, (
+            f"release {release.name}: commit {release.commit} is not in this repository's "
+            f"history ({found.stderr.strip()}); CI must fetch full history "
+            "(actions/checkout fetch-depth: 0, GitLab GIT_DEPTH: 0)"
+        )
+
+
+@pytest.mark.parametrize("release", PINNED_RELEASES, ids=lambda r: r.name)
+def test_new_or_removed_questions_have_upgrade_notes(release: Release) -> None:
+    """A question added or dropped since a release is something updating teams must act on."""
+    old = template_git("show", f"{release.commit}:cookiecutter.json")
+    assert old.returncode == 0, old.stderr
+    changed = questions(old.stdout) ^ questions((TEMPLATE_DIR / "cookiecutter.json").read_text())
+    undocumented = sorted(q for q in changed if f"`{q}`" not in release.text_above)
+    assert undocumented == [], f"explain these questions in the Upgrade notes: {undocumented}"
+
+
+# --- Updating across the template's real history ------------------------------------------------
+
+
+@pytest.mark.parametrize("ci_provider", ["github", "gitlab"])
+@pytest.mark.parametrize("release", PINNED_RELEASES, ids=lambda r: r.name)
+def test_update_from_an_earlier_release_to_head(
+    sandbox: Sandbox, release: Release, ci_provider: str
+) -> None:
+    answers = ONE_PER_CI_PROVIDER[ci_provider]
+    template = sandbox.clone_template()
+    project = sandbox.create(template, answers, "projects", "--checkout", release.commit or "")
+    make_typical_user_edits(project)
+    sandbox.commit(project, "Our own assets")
+
+    sandbox.cruft("check", cwd=project, expect=1)
+    sandbox.cruft("update", "--skip-apply-ask", cwd=project)
+
+    fresh = sandbox.create(template, answers, "fresh")
+    assert_update_applied_cleanly(sandbox, project, fresh)
+    sandbox.commit(project, "Update from the template")
+    sandbox.cruft("check", cwd=project)
+    assert_sandbox_untouched(sandbox, {"projects", "fresh"})
+
+
+# --- Plain Cookiecutter users: replay files, then adopting cruft with `cruft link` -------------
+
+
+def make(sandbox: Sandbox, project: Path, expect: int) -> subprocess.CompletedProcess[str]:
+    """The generated ``make cruft-check``, using this environment's cruft as the project venv's."""
+    return sandbox.run(["make", "cruft-check", f"VENV={TOOLS.parent}"], project, expect)
+
+
+def test_replay_reproduces_and_cruft_link_adopts_a_plain_cookiecutter_project(
+    sandbox: Sandbox,
+) -> None:
+    template = sandbox.clone_template()
+    cookiecutter = str(TOOLS / "cookiecutter")
+    sandbox.run(
+        [cookiecutter, "--no-input", "-o", "plain", str(template), "ci_provider=gitlab"],
+        sandbox.root,
+    )
+    project = sandbox.root / "plain" / SLUG
+    replay = sandbox.home / ".cookiecutter_replay" / "template.json"
+    sandbox.run(
+        [cookiecutter, "--replay-file", str(replay), "-o", "replayed", str(template)], sandbox.root
+    )
+    assert (
+        describe_differences(
+            tree_snapshot(project), tree_snapshot(sandbox.root / "replayed" / SLUG)
+        )
+        == []
+    )
+
+    refused = make(sandbox, project, expect=2)
+    assert "cruft link" in refused.stderr
+    sandbox.git("init", "--quiet", "--initial-branch=main", cwd=project)
+    sandbox.commit(project, "Generated with plain Cookiecutter")
+    recorded = json.loads(replay.read_text())["cookiecutter"]
+    answers = {k: v for k, v in recorded.items() if not k.startswith("_")}
+    sandbox.cruft(
+        "link", "--no-input", "--extra-context", json.dumps(answers), str(template), cwd=project
+    )
+    assert (
+        json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]["ci_provider"]
+        == "gitlab"
+    )
+    sandbox.cruft("diff", "--exit-code", cwd=project)
+    sandbox.commit(project, "Link to the template")
+    make(sandbox, project, expect=0)
+
+    change_template(template)
+    sandbox.commit(template, "Template release")
+    assert "out of date" in make(sandbox, project, expect=2).stdout
+    assert_sandbox_untouched(sandbox, {"plain", "replayed"}, frozenset({".cookiecutter_replay"}))
