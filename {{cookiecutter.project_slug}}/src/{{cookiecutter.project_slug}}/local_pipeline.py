@@ -15,13 +15,37 @@ from .definitions import defs
 from .utils.environment import Environment, Warehouse, get_duckdb_path, get_environment, get_warehouse
 
 
-def materialize_everything(instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
-    """One in-process run of every asset and check (DuckDB allows one writer at a time)."""
+def materialize_everything(
+    instance: dg.DagsterInstance | None = None,
+) -> list[dg.ExecuteInProcessResult]:
+    """In-process runs (DuckDB allows one writer at a time): every unpartitioned asset, then the
+    partitioned ones for their most recent partition. Stops at the first failed run."""
     if get_environment() is not Environment.LOCAL:
         raise RuntimeError("local_pipeline runs only in LOCAL; use Dagster+ to run deployments")
-    job = defs().resolve_implicit_global_asset_job_def()
+    definitions = defs()
+    graph = definitions.resolve_asset_graph()
+    partitioned = {key for key in graph.get_all_asset_keys() if graph.get(key).partitions_def}
+    stages: list[tuple[str, dg.AssetSelection, dg.PartitionsDefinition | None]] = [
+        ("local_unpartitioned", dg.AssetSelection.all() - dg.AssetSelection.keys(*partitioned), None)
+    ]
+    if partitioned:
+        partitions_def = graph.get(next(iter(partitioned))).partitions_def
+        stages.append(("local_partitioned", dg.AssetSelection.keys(*partitioned), partitions_def))
+    results = []
     with dg.instance_for_test() if instance is None else _borrowed(instance) as run_instance:
-        return job.execute_in_process(instance=run_instance, raise_on_error=False)
+        for name, selection, partitions_def in stages:
+            job = dg.Definitions.merge(
+                definitions, dg.Definitions(jobs=[dg.define_asset_job(name, selection)])
+            ).resolve_job_def(name)
+            partition_key = partitions_def.get_last_partition_key() if partitions_def else None
+            results.append(
+                job.execute_in_process(
+                    instance=run_instance, partition_key=partition_key, raise_on_error=False
+                )
+            )
+            if not results[-1].success:
+                break
+    return results
 
 
 class _borrowed:
@@ -51,15 +75,21 @@ def duckdb_table_counts() -> dict[str, int]:
 
 
 def main() -> int:
-    result = materialize_everything()
-    failed = [event.step_key for event in result.all_events if event.is_step_failure]
+    results = materialize_everything()
+    failed = [e.step_key for result in results for e in result.all_events if e.is_step_failure]
     failed_checks = [
         f"{check.asset_key.to_user_string()}:{check.check_name}"
+        for result in results
         for check in result.get_asset_check_evaluations()
         if not check.passed
     ]
     materialized = sorted(
-        {e.asset_key.to_user_string() for e in result.get_asset_materialization_events() if e.asset_key}
+        {
+            e.asset_key.to_user_string()
+            for result in results
+            for e in result.get_asset_materialization_events()
+            if e.asset_key
+        }
     )
     print(f"Materialized {len(materialized)} assets:")
     for key in materialized:
@@ -68,7 +98,7 @@ def main() -> int:
         print(f"\nTables in {get_duckdb_path()}:")
         for name, rows in duckdb_table_counts().items():
             print(f"  {name:<40} {rows:>7} rows")
-    if failed or failed_checks or not result.success:
+    if failed or failed_checks or not all(result.success for result in results):
         print(f"\nFAILED steps: {failed or '-'}; failed checks: {failed_checks or '-'}", file=sys.stderr)
         return 1
     print("\nLocal pipeline succeeded.")

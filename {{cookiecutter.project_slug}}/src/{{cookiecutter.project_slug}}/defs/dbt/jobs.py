@@ -1,0 +1,94 @@
+"""Jobs and schedules running dbt: hourly tests, daily partitions, daily models and snapshots."""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+from dagster_dbt import DbtCliResource
+
+from ... import settings
+from ...dbt_project import dbt_project
+from ...utils.dbt_args import HOURLY_TESTS_TAG, hourly_test_args
+from .common import RETRY_TAGS
+from .models import build_dbt_models
+from .partitioned import build_incremental_models, build_microbatch_models
+from .snapshots import build_dbt_snapshots
+
+INGESTION = dg.AssetSelection.key_prefixes(
+    [settings.PRODUCTION_DATABASE.lower(), settings.RAW_SCHEMA.lower()]
+)
+
+
+def failed_results(run_results: Mapping[str, Any]) -> list[str]:
+    """unique_id of every dbt result that did not pass."""
+    return [r["unique_id"] for r in run_results["results"] if r["status"] not in ("pass", "success")]
+
+
+@dg.op(tags={"kind": "dbt"})
+def dbt_hourly_tests(context: dg.OpExecutionContext, dbt: DbtCliResource) -> dg.Output[int]:
+    """``dbt test --select tag:hourly_tests``: source tests are no asset, so an op runs them."""
+    invocation = dbt.cli(
+        hourly_test_args(), manifest=dbt_project.manifest_path, raise_on_error=False
+    )
+    for line in invocation.stream_raw_events():
+        context.log.debug(str(line))
+    invocation.wait()
+    run_results = invocation.get_artifact("run_results.json")
+    tests: Sequence[str] = [r["unique_id"] for r in run_results["results"]]
+    failed = failed_results(run_results)
+    if failed or not invocation.is_successful():
+        raise dg.Failure(f"dbt tests tagged {HOURLY_TESTS_TAG} failed: {', '.join(failed) or '?'}")
+    return dg.Output(len(tests), metadata={"tests": dg.MetadataValue.json(list(tests))})
+
+
+@dg.job(tags={"dbt/selection": f"tag:{HOURLY_TESTS_TAG}"})
+def dbt_hourly_tests_job() -> None:
+    dbt_hourly_tests()
+
+
+def build_jobs() -> list[UnresolvedAssetJobDefinition]:
+    partitioned = [build_incremental_models(), build_microbatch_models()]
+    return [
+        dg.define_asset_job(
+            "daily_partitioned_job",
+            selection=INGESTION | dg.AssetSelection.assets(*partitioned),
+            tags=RETRY_TAGS,
+            description="Ingestion and the daily-partitioned dbt models, one day at a time.",
+        ),
+        dg.define_asset_job(
+            "dbt_models_job",
+            selection=dg.AssetSelection.assets(build_dbt_models(), build_dbt_snapshots()),
+            tags=RETRY_TAGS,
+            description="Regular dbt models and snapshots.",
+        ),
+    ]
+
+
+def build_schedules(
+    jobs: Sequence[UnresolvedAssetJobDefinition],
+) -> list[dg.ScheduleDefinition]:
+    by_name = {job.name: job for job in jobs}
+    return [
+        dg.ScheduleDefinition(
+            name="dbt_hourly_tests_schedule",
+            job=dbt_hourly_tests_job,
+            cron_schedule="0 * * * *",
+            execution_timezone="UTC",
+        ),
+        dg.build_schedule_from_partitioned_job(
+            by_name["daily_partitioned_job"], hour_of_day=1, name="daily_partitioned_schedule"
+        ),
+        dg.ScheduleDefinition(
+            name="dbt_models_daily_schedule",
+            job=by_name["dbt_models_job"],
+            cron_schedule="0 2 * * *",
+            execution_timezone="UTC",
+        ),
+    ]
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    jobs = build_jobs()
+    return dg.Definitions(jobs=[*jobs, dbt_hourly_tests_job], schedules=build_schedules(jobs))

@@ -1,0 +1,31 @@
+"""Regular dbt models (views and tables): everything but incremental models and snapshots."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, dbt_assets
+
+from ...dbt_project import dbt_project
+from ...utils.dbt_args import REGULAR_EXCLUDE, REGULAR_SELECT, regular_build_args
+from .common import build_translator
+
+
+def build_dbt_models() -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        select=REGULAR_SELECT,
+        exclude=REGULAR_EXCLUDE,
+        dagster_dbt_translator=build_translator(),
+        name="dbt_models",
+    )
+    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+        yield from dbt.cli(regular_build_args(), context=context).stream()
+
+    return dbt_models
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(assets=[build_dbt_models()])

@@ -1,0 +1,35 @@
+"""dbt snapshots: ``dbt snapshot``, one at a time (pool ``dbt-snapshots``, limit 1).
+
+Two snapshot runs overlapping could both record the same change; the pool's limit is set in
+dagster.yaml (self-hosted) or with ``dagster instance concurrency set dbt-snapshots 1`` (Dagster+).
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, dbt_assets
+
+from ...dbt_project import dbt_project
+from ...utils.dbt_args import SNAPSHOTS_SELECT, snapshot_args
+from .common import SNAPSHOTS_POOL, build_translator
+
+
+def build_dbt_snapshots() -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        select=SNAPSHOTS_SELECT,
+        dagster_dbt_translator=build_translator(),
+        name="dbt_snapshots",
+        pool=SNAPSHOTS_POOL,
+    )
+    def dbt_snapshots(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+        yield from dbt.cli(snapshot_args(), context=context).stream()
+
+    return dbt_snapshots
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(assets=[build_dbt_snapshots()])
