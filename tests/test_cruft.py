@@ -45,6 +45,10 @@ def team_metric() -> int:
     return 42
 """
 TEAM_GITIGNORE = "\n# my team\nscratch/\n"
+TEAM_README = "\n## My team\n\nOur own assets live in `defs/my_team`.\n"
+# Sections teams append to files the template ships (release 0.0.1 had no README.md).
+EVERY_RELEASE_APPENDS = {".gitignore": TEAM_GITIGNORE}
+CURRENT_APPENDS = {**EVERY_RELEASE_APPENDS, "README.md": TEAM_README}
 CONFLICT_MARKER = re.compile(rb"(^|\n)<<<<<<< ")
 
 
@@ -132,17 +136,20 @@ def sandbox(tmp_path: Path) -> Sandbox:
     return Sandbox(tmp_path)
 
 
-def make_typical_user_edits(project: Path) -> None:
-    """What teams do on day one: their own asset module and a tweak to an existing file."""
+def make_typical_user_edits(project: Path, appends: Mapping[str, str]) -> None:
+    """What teams do on day one: their own asset module, and sections added to template files."""
     team = project / "src" / SLUG / "defs" / "my_team"
     team.mkdir(parents=True)
     (team / "__init__.py").write_text("")
     (team / "assets.py").write_text(TEAM_ASSETS)
-    with (project / ".gitignore").open("a") as gitignore:
-        gitignore.write(TEAM_GITIGNORE)
+    for name, section in appends.items():
+        with (project / name).open("a") as handle:
+            handle.write(section)
 
 
-def assert_update_applied_cleanly(sandbox: Sandbox, project: Path, fresh: Path) -> None:
+def assert_update_applied_cleanly(
+    sandbox: Sandbox, project: Path, fresh: Path, appends: Mapping[str, str]
+) -> None:
     """No conflict left behind, and every template file now matches a fresh render."""
     assert sandbox.git("diff", "--name-only", "--diff-filter=U", cwd=project) == ""
     leftovers = [p.name for p in project.rglob("*") if p.suffix in {".rej", ".orig"}]
@@ -154,11 +161,10 @@ def assert_update_applied_cleanly(sandbox: Sandbox, project: Path, fresh: Path) 
     ]
     assert markers == []
     assert (project / "src" / SLUG / "defs" / "my_team" / "assets.py").read_text() == TEAM_ASSETS
-    assert (project / ".gitignore").read_text() == (
-        fresh / ".gitignore"
-    ).read_text() + TEAM_GITIGNORE
+    for name, section in appends.items():
+        assert (project / name).read_text() == (fresh / name).read_text() + section, name
     user_paths = {
-        ".gitignore",
+        *appends,
         *(f"src/{SLUG}/defs/my_team{p}" for p in ("", "/__init__.py", "/assets.py")),
     }
     ours = {p: e for p, e in tree_snapshot(project, modes=False).items() if p not in user_paths}
@@ -174,6 +180,10 @@ def change_template(template: Path) -> str:
     for path in targets:
         with path.open("a") as handle:
             handle.write("# Changed by a newer template release.\n")
+    # Near the top of a file the team appends to: git must merge both changes.
+    readme = generated / "README.md"
+    title, rest = readme.read_text().split("\n", 1)
+    readme.write_text(f"{title}\n\nUpdated by a newer template release.\n{rest}")
     return "# Changed by a newer template release."
 
 
@@ -207,7 +217,7 @@ def test_update_round_trip_keeps_user_edits(sandbox: Sandbox, ci_provider: str) 
     project = sandbox.create(template, answers, "projects")
     # A fresh render of the same commit is what the project holds: hooks re-run identically.
     sandbox.cruft("diff", "--exit-code", cwd=project)
-    make_typical_user_edits(project)
+    make_typical_user_edits(project, CURRENT_APPENDS)
     sandbox.commit(project, "Our own assets")
 
     marker = change_template(template)
@@ -221,7 +231,8 @@ def test_update_round_trip_keeps_user_edits(sandbox: Sandbox, ci_provider: str) 
     assert marker in (project / "Makefile").read_text()
     assert json.loads((project / ".cruft.json").read_text())["commit"] == new_commit
     fresh = sandbox.create(template, answers, "fresh")
-    assert_update_applied_cleanly(sandbox, project, fresh)
+    assert_update_applied_cleanly(sandbox, project, fresh, CURRENT_APPENDS)
+    assert "Updated by a newer template release." in (project / "README.md").read_text()
     sandbox.commit(project, "Update from the template")
     sandbox.cruft("check", cwd=project)
     assert sandbox.git("status", "--porcelain", cwd=template) == ""
@@ -317,14 +328,14 @@ def test_update_from_an_earlier_release_to_head(
     answers = ONE_PER_CI_PROVIDER[ci_provider]
     template = sandbox.clone_template()
     project = sandbox.create(template, answers, "projects", "--checkout", release.commit or "")
-    make_typical_user_edits(project)
+    make_typical_user_edits(project, EVERY_RELEASE_APPENDS)
     sandbox.commit(project, "Our own assets")
 
     sandbox.cruft("check", cwd=project, expect=1)
     sandbox.cruft("update", "--skip-apply-ask", cwd=project)
 
     fresh = sandbox.create(template, answers, "fresh")
-    assert_update_applied_cleanly(sandbox, project, fresh)
+    assert_update_applied_cleanly(sandbox, project, fresh, EVERY_RELEASE_APPENDS)
     sandbox.commit(project, "Update from the template")
     sandbox.cruft("check", cwd=project)
     assert_sandbox_untouched(sandbox, {"projects", "fresh"})
