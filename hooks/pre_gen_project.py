@@ -168,6 +168,9 @@ def validate(answers: Mapping[str, object]) -> list[str]:
     errors = []
     for name, rule in RULES.items():
         value = answers.get(name)
+        # `cruft update --variables-to-update '{"dev_window_days": 30}'` passes JSON numbers.
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
         if not isinstance(value, str):
             errors.append(f"ERROR: {name}: missing or not text")
             continue

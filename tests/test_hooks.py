@@ -87,6 +87,11 @@ def test_validate_names_the_variable(variable: str, value: str, words: str) -> N
     assert "\n" not in errors[0]
 
 
+def test_whole_numbers_may_arrive_as_json_numbers() -> None:
+    assert pre_gen.validate({**default_answers(), "dev_window_days": 30}) == []
+    assert pre_gen.validate({**default_answers(), "dev_window_days": 0})[0].startswith("ERROR: dev_window_days:")
+
+
 def test_several_problems_one_line_each() -> None:
     errors = pre_gen.validate({**default_answers(), "project_slug": "class", "snowflake_role": "x y"})
     assert [e.split(":")[1].strip() for e in errors] == ["project_slug", "snowflake_role"]
