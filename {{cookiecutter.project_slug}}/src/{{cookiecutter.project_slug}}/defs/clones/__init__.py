@@ -1,0 +1,1 @@
+"""Pull-request clones of production: ``clone_prod``, ``drop_prod_clone`` and the sweeper."""
