@@ -108,6 +108,7 @@ def test_lockstep_dagster_pins(cookies: Any) -> None:
     pins = dict(d.split("==") for d in dependencies if "==" in d)
     core = pins.pop("dagster")
     assert core.startswith("1.13.")
+    assert pins.pop("dagster-cloud") == core
     assert set(pins.values()) == {"0.29." + core.split(".")[2]}
     assert "dbt-core>=1.11,<1.12" in dependencies
 

@@ -50,7 +50,15 @@ CASES = [
         "local",
         Warehouse.DUCKDB,
     ),
-    ("branch", BRANCH_VARS, Environment.BRANCH, f"{PROD}_CLONE_1523", "HACKERNEWS", "branch_deployment", Warehouse.SNOWFLAKE),
+    (
+        "branch",
+        BRANCH_VARS,
+        Environment.BRANCH,
+        f"{PROD}_CLONE_1523",
+        "HACKERNEWS",
+        "branch_deployment",
+        Warehouse.SNOWFLAKE,
+    ),
     (
         "branch-wins-over-prod-name",
         {**BRANCH_VARS, **PROD_VARS},
@@ -109,9 +117,22 @@ def test_environment_is_read_at_call_time(monkeypatch: pytest.MonkeyPatch) -> No
 
 @pytest.mark.parametrize(
     "pull_request_id",
-    ["", "   ", "1; DROP DATABASE X", "12abc", "-1", "1.5", "１２", "0x1F", "1" * 19, "12 "],
+    [
+        "",
+        "   ",
+        "1; DROP DATABASE X",
+        "12abc",
+        "-1",
+        "1.5",
+        "\uff11\uff12",
+        "0x1F",
+        "1" * 19,
+        "12 ",
+    ],
 )
-def test_unsafe_pull_request_ids_are_refused(monkeypatch: pytest.MonkeyPatch, pull_request_id: str) -> None:
+def test_unsafe_pull_request_ids_are_refused(
+    monkeypatch: pytest.MonkeyPatch, pull_request_id: str
+) -> None:
     for name, value in BRANCH_VARS.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("DAGSTER_CLOUD_PULL_REQUEST_ID", pull_request_id)
@@ -159,9 +180,16 @@ def test_clone_database_name() -> None:
 
 @pytest.mark.parametrize(
     ("user", "expected"),
-    [("alice", "ALICE"), ("jean.dupont", "JEAN_DUPONT"), ("1st-user", "_1ST_USER"), ("***", "DEVELOPER")],
+    [
+        ("alice", "ALICE"),
+        ("jean.dupont", "JEAN_DUPONT"),
+        ("1st-user", "_1ST_USER"),
+        ("***", "DEVELOPER"),
+    ],
 )
-def test_developer_schema_from_os_user(monkeypatch: pytest.MonkeyPatch, user: str, expected: str) -> None:
+def test_developer_schema_from_os_user(
+    monkeypatch: pytest.MonkeyPatch, user: str, expected: str
+) -> None:
     monkeypatch.setattr("getpass.getuser", lambda: user)
     assert get_developer_schema() == expected
 
@@ -176,11 +204,15 @@ def test_developer_schema_override_is_validated(monkeypatch: pytest.MonkeyPatch)
 
 def test_unknown_local_warehouse_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOCAL_WAREHOUSE", "postgres")
-    with pytest.raises(UnsafeEnvironmentError, match="LOCAL_WAREHOUSE: 'postgres' is not one of: duckdb, snowflake"):
+    with pytest.raises(
+        UnsafeEnvironmentError, match="LOCAL_WAREHOUSE: 'postgres' is not one of: duckdb, snowflake"
+    ):
         get_warehouse()
 
 
-def test_duckdb_path_default_and_override(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+def test_duckdb_path_default_and_override(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
     monkeypatch.delenv("LOCAL_DUCKDB_PATH")
     assert get_duckdb_path() == settings.PROJECT_ROOT / "data" / "local.duckdb"
     assert get_duckdb_path().is_absolute()
@@ -200,8 +232,16 @@ def test_dbt_variables_follow_the_warehouse(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_snowflake_auth_password_or_key_pair(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert get_snowflake_auth_variables() == {"user": "SNOWFLAKE_USER", "password": "SNOWFLAKE_PASSWORD"}
+    assert get_snowflake_auth_variables() == {
+        "user": "SNOWFLAKE_USER",
+        "password": "SNOWFLAKE_PASSWORD",
+    }
     monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY", "-----BEGIN PRIVATE KEY-----")
-    assert get_snowflake_auth_variables() == {"user": "SNOWFLAKE_USER", "private_key": "SNOWFLAKE_PRIVATE_KEY"}
+    assert get_snowflake_auth_variables() == {
+        "user": "SNOWFLAKE_USER",
+        "private_key": "SNOWFLAKE_PRIVATE_KEY",
+    }
     monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY_PASSWORD", "secret")
-    assert get_snowflake_auth_variables()["private_key_password"] == "SNOWFLAKE_PRIVATE_KEY_PASSWORD"
+    assert (
+        get_snowflake_auth_variables()["private_key_password"] == "SNOWFLAKE_PRIVATE_KEY_PASSWORD"
+    )

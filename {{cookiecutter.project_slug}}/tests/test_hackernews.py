@@ -16,7 +16,18 @@ def test_sample_is_rebased_to_now() -> None:
 
 def test_items_frame_types_and_order() -> None:
     frame = items_frame(load_sample_items(now=1_800_000_000))
-    assert list(frame.columns) == ["id", "type", "author", "posted_at", "title", "text", "url", "score", "parent", "descendants"]
+    assert list(frame.columns) == [
+        "id",
+        "type",
+        "author",
+        "posted_at",
+        "title",
+        "text",
+        "url",
+        "score",
+        "parent",
+        "descendants",
+    ]
     assert pd.api.types.is_datetime64_any_dtype(frame["posted_at"])
     assert frame["id"].is_monotonic_increasing
     comments = frame[frame["type"] == "comment"]

@@ -29,7 +29,13 @@ def test_pipeline_succeeds_and_reports(pipeline_run: tuple[int, str, Path]) -> N
 
 @pytest.mark.parametrize(
     "table",
-    ["hackernews.items", "hackernews.comments", "hackernews.stories", "analytics.story_rankings", "analytics.author_activity"],
+    [
+        "hackernews.items",
+        "hackernews.comments",
+        "hackernews.stories",
+        "analytics.story_rankings",
+        "analytics.author_activity",
+    ],
 )
 def test_tables_have_rows(pipeline_run: tuple[int, str, Path], table: str) -> None:
     _, _, path = pipeline_run

@@ -48,7 +48,9 @@ def create_database(resource: SnowflakeResource, database: str) -> None:
         connection.cursor().execute(f'CREATE DATABASE IF NOT EXISTS "{database}"')
 
 
-def test_branch_ingestion_writes_into_the_clone(branch_environment: str, fake_snowflake: None) -> None:
+def test_branch_ingestion_writes_into_the_clone(
+    branch_environment: str, fake_snowflake: None
+) -> None:
     resources = build_warehouse_resources()
     warehouse: SnowflakeResource = resources["warehouse"]
     assert warehouse.database == branch_environment
@@ -61,7 +63,9 @@ def test_branch_ingestion_writes_into_the_clone(branch_environment: str, fake_sn
     with warehouse.get_connection() as connection:
         cursor = connection.cursor()
         counts = {
-            table: cursor.execute(f"select count(*) from {branch_environment}.{schema}.{table}").fetchone()[0]  # noqa: S608
+            table: cursor.execute(
+                f"select count(*) from {branch_environment}.{schema}.{table}"  # noqa: S608
+            ).fetchone()[0]
             for table in ("ITEMS", "COMMENTS", "STORIES")
         }
         cursor.execute(
@@ -83,7 +87,11 @@ def test_personal_sandbox_writes_to_the_developer_schema(
 
     assert dg.materialize([items, stories], resources=resources).success
     with resources["warehouse"].get_connection() as connection:
-        rows = connection.cursor().execute(
-            f"select count(*) from {settings.SANDBOX_DATABASE}.ALICE.STORIES"  # noqa: S608
-        ).fetchone()[0]
+        rows = (
+            connection.cursor()
+            .execute(
+                f"select count(*) from {settings.SANDBOX_DATABASE}.ALICE.STORIES"  # noqa: S608
+            )
+            .fetchone()[0]
+        )
     assert rows > 0

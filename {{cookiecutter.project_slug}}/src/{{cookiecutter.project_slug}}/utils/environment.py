@@ -64,13 +64,13 @@ def get_pull_request_id() -> str:
     return value
 
 
-def clone_database_name(pull_request_id: str, production: str = settings.PRODUCTION_DATABASE) -> str:
+def clone_database_name(
+    pull_request_id: str, production: str = settings.PRODUCTION_DATABASE
+) -> str:
     """``<PRODUCTION>_CLONE_<pull request id>``, validated."""
     if not _PULL_REQUEST_ID.fullmatch(pull_request_id):
         raise UnsafeEnvironmentError(f"pull request id {pull_request_id!r} is not a number")
-    return validate_identifier(
-        f"{production}{CLONE_INFIX}{pull_request_id}", "clone database"
-    )
+    return validate_identifier(f"{production}{CLONE_INFIX}{pull_request_id}", "clone database")
 
 
 def is_production_clone(database: str, production: str = settings.PRODUCTION_DATABASE) -> bool:
@@ -123,7 +123,9 @@ def get_warehouse() -> Warehouse:
         return Warehouse(value)
     except ValueError:
         allowed = ", ".join(w.value for w in Warehouse)
-        raise UnsafeEnvironmentError(f"LOCAL_WAREHOUSE: {value!r} is not one of: {allowed}") from None
+        raise UnsafeEnvironmentError(
+            f"LOCAL_WAREHOUSE: {value!r} is not one of: {allowed}"
+        ) from None
 
 
 def get_dbt_target() -> str:
@@ -165,8 +167,8 @@ def get_snowflake_auth_variables() -> dict[str, str]:
 __all__ = [
     "CLONE_INFIX",
     "Environment",
-    "UnsafeEnvironmentError",
     "InvalidIdentifierError",
+    "UnsafeEnvironmentError",
     "Warehouse",
     "clone_database_name",
     "get_database_for_environment",

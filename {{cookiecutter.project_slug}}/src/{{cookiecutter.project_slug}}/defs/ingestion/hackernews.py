@@ -6,7 +6,6 @@ shifted so that its newest item is "now": the dev data window and daily partitio
 find data, whatever the date.
 """
 
-
 import json
 import time
 from importlib import resources
@@ -22,7 +21,18 @@ KEY_PREFIX = [settings.PRODUCTION_DATABASE.lower(), settings.RAW_SCHEMA.lower()]
 HACKERNEWS_API = "https://hacker-news.firebaseio.com/v0"
 # The API's "by" and "time" are reserved words in Snowflake: renamed on the way in.
 RENAMED = {"by": "author", "time": "posted_at"}
-COLUMNS = ["id", "type", "author", "posted_at", "title", "text", "url", "score", "parent", "descendants"]
+COLUMNS = [
+    "id",
+    "type",
+    "author",
+    "posted_at",
+    "title",
+    "text",
+    "url",
+    "score",
+    "parent",
+    "descendants",
+]
 
 
 class ItemsConfig(dg.Config):
