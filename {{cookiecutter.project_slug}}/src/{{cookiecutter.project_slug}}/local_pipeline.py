@@ -12,7 +12,13 @@ import dagster as dg
 import duckdb
 
 from .definitions import defs
-from .utils.environment import Environment, Warehouse, get_duckdb_path, get_environment, get_warehouse
+from .utils.environment import (
+    Environment,
+    Warehouse,
+    get_duckdb_path,
+    get_environment,
+    get_warehouse,
+)
 
 
 def materialize_everything(
@@ -26,7 +32,11 @@ def materialize_everything(
     graph = definitions.resolve_asset_graph()
     partitioned = {key for key in graph.get_all_asset_keys() if graph.get(key).partitions_def}
     stages: list[tuple[str, dg.AssetSelection, dg.PartitionsDefinition | None]] = [
-        ("local_unpartitioned", dg.AssetSelection.all() - dg.AssetSelection.keys(*partitioned), None)
+        (
+            "local_unpartitioned",
+            dg.AssetSelection.all() - dg.AssetSelection.keys(*partitioned),
+            None,
+        )
     ]
     if partitioned:
         partitions_def = graph.get(next(iter(partitioned))).partitions_def
@@ -99,7 +109,10 @@ def main() -> int:
         for name, rows in duckdb_table_counts().items():
             print(f"  {name:<40} {rows:>7} rows")
     if failed or failed_checks or not all(result.success for result in results):
-        print(f"\nFAILED steps: {failed or '-'}; failed checks: {failed_checks or '-'}", file=sys.stderr)
+        print(
+            f"\nFAILED steps: {failed or '-'}; failed checks: {failed_checks or '-'}",
+            file=sys.stderr,
+        )
         return 1
     print("\nLocal pipeline succeeded.")
     return 0

@@ -31,7 +31,9 @@ _SQL_TIMESTAMP = "%Y-%m-%d %H:%M:%S"
 
 def _check_window(start: datetime, end: datetime) -> None:
     if end <= start:
-        raise ValueError(f"partition window: end {end.isoformat()} is not after start {start.isoformat()}")
+        raise ValueError(
+            f"partition window: end {end.isoformat()} is not after start {start.isoformat()}"
+        )
 
 
 def incremental_window_vars(start: datetime, end: datetime) -> dict[str, str]:

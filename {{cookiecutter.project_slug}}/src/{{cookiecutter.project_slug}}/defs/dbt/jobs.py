@@ -22,11 +22,13 @@ INGESTION = dg.AssetSelection.key_prefixes(
 
 def failed_results(run_results: Mapping[str, Any]) -> list[str]:
     """unique_id of every dbt result that did not pass."""
-    return [r["unique_id"] for r in run_results["results"] if r["status"] not in ("pass", "success")]
+    return [
+        r["unique_id"] for r in run_results["results"] if r["status"] not in ("pass", "success")
+    ]
 
 
-@dg.op(tags={"kind": "dbt"})
-def dbt_hourly_tests(context: dg.OpExecutionContext, dbt: DbtCliResource) -> dg.Output[int]:
+@dg.op(tags={"kind": "dbt"}, out=dg.Out(dg.Nothing))
+def dbt_hourly_tests(context: dg.OpExecutionContext, dbt: DbtCliResource) -> dg.Output[None]:
     """``dbt test --select tag:hourly_tests``: source tests are no asset, so an op runs them."""
     invocation = dbt.cli(
         hourly_test_args(), manifest=dbt_project.manifest_path, raise_on_error=False
@@ -35,11 +37,15 @@ def dbt_hourly_tests(context: dg.OpExecutionContext, dbt: DbtCliResource) -> dg.
         context.log.debug(str(line))
     invocation.wait()
     run_results = invocation.get_artifact("run_results.json")
-    tests: Sequence[str] = [r["unique_id"] for r in run_results["results"]]
+    # Hooks (on-run-start/end) are results too; only tests are reported.
+    tests: Sequence[str] = [
+        r["unique_id"] for r in run_results["results"] if r["unique_id"].startswith("test.")
+    ]
     failed = failed_results(run_results)
     if failed or not invocation.is_successful():
         raise dg.Failure(f"dbt tests tagged {HOURLY_TESTS_TAG} failed: {', '.join(failed) or '?'}")
-    return dg.Output(len(tests), metadata={"tests": dg.MetadataValue.json(list(tests))})
+    # Nothing output: the summary is metadata, no I/O manager stores a value.
+    return dg.Output(None, metadata={"tests": dg.MetadataValue.json(list(tests))})
 
 
 @dg.job(tags={"dbt/selection": f"tag:{HOURLY_TESTS_TAG}"})
@@ -67,7 +73,7 @@ def build_jobs() -> list[UnresolvedAssetJobDefinition]:
 
 def build_schedules(
     jobs: Sequence[UnresolvedAssetJobDefinition],
-) -> list[dg.ScheduleDefinition]:
+) -> list[Any]:
     by_name = {job.name: job for job in jobs}
     return [
         dg.ScheduleDefinition(

@@ -1,0 +1,53 @@
+"""The pure helpers building dbt command lines."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from {{ cookiecutter.project_slug }}.utils import dbt_args
+
+START = datetime(2025, 3, 4, tzinfo=UTC)
+END = datetime(2025, 3, 5, tzinfo=UTC)
+
+
+def test_incremental_build_args_pass_the_window_as_vars() -> None:
+    args = dbt_args.incremental_build_args(START, END)
+    assert args[:2] == ["build", "--vars"]
+    assert json.loads(args[2]) == {
+        "start_date": "2025-03-04 00:00:00",
+        "end_date": "2025-03-05 00:00:00",
+    }
+    assert "--event-time-start" not in args
+
+
+def test_microbatch_build_args_use_event_time_flags_not_vars() -> None:
+    assert dbt_args.microbatch_build_args(START, END) == [
+        "build",
+        "--event-time-start",
+        "2025-03-04T00:00:00",
+        "--event-time-end",
+        "2025-03-05T00:00:00",
+    ]
+
+
+@pytest.mark.parametrize("build", [dbt_args.incremental_build_args, dbt_args.microbatch_build_args])
+def test_empty_or_reversed_windows_are_refused(build: object) -> None:
+    with pytest.raises(ValueError, match="partition window: end"):
+        build(END, START)  # type: ignore[operator]
+
+
+def test_regular_snapshot_and_hourly_test_args() -> None:
+    assert dbt_args.regular_build_args() == ["build"]
+    assert dbt_args.snapshot_args() == ["snapshot"]
+    assert dbt_args.hourly_test_args() == ["test", "--select", "tag:hourly_tests"]
+
+
+def test_hourly_test_args_refuse_a_selector_injection() -> None:
+    with pytest.raises(ValueError, match="dbt test tag"):
+        dbt_args.hourly_test_args("x --full-refresh")
+
+
+def test_selections_split_models_by_concern() -> None:
+    assert dbt_args.REGULAR_EXCLUDE == "config.materialized:incremental resource_type:snapshot"
+    assert dbt_args.INCREMENTAL_EXCLUDE == dbt_args.MICROBATCH_SELECT
