@@ -6,6 +6,7 @@ exits non-zero if any step or check fails. Refuses to run in a branch or product
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import dagster as dg
@@ -42,7 +43,11 @@ def materialize_everything(
         partitions_def = graph.get(next(iter(partitioned))).partitions_def
         stages.append(("local_partitioned", dg.AssetSelection.keys(*partitioned), partitions_def))
     results = []
-    with dg.instance_for_test() if instance is None else _borrowed(instance) as run_instance:
+    with (
+        dg.instance_for_test()
+        if instance is None
+        else contextlib.nullcontext(instance) as run_instance
+    ):
         for name, selection, partitions_def in stages:
             job = dg.Definitions.merge(
                 definitions, dg.Definitions(jobs=[dg.define_asset_job(name, selection)])
@@ -56,17 +61,6 @@ def materialize_everything(
             if not results[-1].success:
                 break
     return results
-
-
-class _borrowed:
-    def __init__(self, instance: dg.DagsterInstance) -> None:
-        self.instance = instance
-
-    def __enter__(self) -> dg.DagsterInstance:
-        return self.instance
-
-    def __exit__(self, *_: object) -> None:
-        return None
 
 
 def duckdb_table_counts() -> dict[str, int]:
