@@ -42,7 +42,7 @@ def option_files(context: dict[str, str]) -> set[str]:
     else:
         removed |= {f for f in everything if f.startswith(".github/")}
     if context["dagster_plus_deployment_type"] != "hybrid":
-        removed |= {"Dockerfile", ".dockerignore"}
+        removed |= {"Dockerfile", ".dockerignore", "build.yaml"}
     if context["blue_green_publishing"] != "yes":
         removed |= {f for f in everything if f.startswith("dbt_project/macros/blue_green/")}
     return removed

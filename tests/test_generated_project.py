@@ -52,8 +52,31 @@ def test_dg_lists_every_asset(project: Path) -> None:
 
     result = run(["dg", "list", "defs", "--json"], cwd=project)
     listed = json.loads(result.stdout)
-    keys = {asset["key"] for asset in listed["assets"]}
-    assert {"production/hackernews/items", "production/analytics/story_rankings"} <= keys
+    keys = {asset["asset_key"] for asset in listed["assets"]}
+    assert keys == {
+        f"production/{schema}/{name}"
+        for schema, names in {
+            "hackernews": ("items", "comments", "stories"),
+            "staging": ("stg_comments", "stg_stories"),
+            "intermediate": ("int_comments", "int_stories"),
+            "snapshots": ("story_scores",),
+            "analytics": ("author_activity", "story_rankings"),
+        }.items()
+        for name in names
+    }
+    # Locally the clone jobs are there to try; the production-only sweeper schedule is not.
+    assert {job["name"] for job in listed["jobs"]} == {
+        "clone_prod",
+        "drop_prod_clone",
+        "daily_partitioned_job",
+        "dbt_hourly_tests_job",
+        "dbt_models_job",
+    }
+    assert {schedule["name"] for schedule in listed["schedules"]} == {
+        "daily_partitioned_schedule",
+        "dbt_hourly_tests_schedule",
+        "dbt_models_daily_schedule",
+    }
 
 
 @pytest.mark.slow
