@@ -7,15 +7,12 @@ pip), then runs `make run` there, which materializes every asset on DuckDB and l
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from cookiecutter.main import cookiecutter
+from generated_env import TEMPLATE_DIR, bake_default, install
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 DEMO_DIR = TEMPLATE_DIR / "build" / "demo"
 
 
@@ -25,23 +22,18 @@ def step(message: str) -> None:
 
 def main() -> int:
     started = time.monotonic()
-    shutil.rmtree(DEMO_DIR, ignore_errors=True)
     step(f"Baking the default project into {DEMO_DIR}")
-    project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=str(DEMO_DIR)))
+    project = bake_default(DEMO_DIR)
 
     step("Installing it into its .venv (pip install -e '.[dev]')")
-    venv = project / ".venv"
-    uv = shutil.which("uv", path=str(Path(sys.executable).parent))
-    if uv:
-        subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
-        subprocess.run([uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), "-e", ".[dev]"],
-                       cwd=project, check=True)
-    else:
-        subprocess.run(["make", "install"], cwd=project, check=True)
+    install(project)
 
     step("Running its whole local pipeline (make run)")
     subprocess.run(["make", "run"], cwd=project, check=True)
-    step(f"Done in {time.monotonic() - started:.0f} s. The project is in {project}; next: cd there and `make dev`.")
+    step(
+        f"Done in {time.monotonic() - started:.0f} s. The project is in {project}; "
+        "next: cd there and `make dev`."
+    )
     return 0
 
 

@@ -34,6 +34,16 @@ SUPPORTED_COMBINATIONS: list[dict[str, str]] = [
     {"ci_provider": "gitlab", "dagster_plus_deployment_type": "hybrid", "blue_green_publishing": "yes"},
 ]
 
+# The two projects whose generated suites run for real: GitHub's in test_generated_project.py,
+# GitLab's inside its CI test job under gitlab-ci-local (test_ci_files.py). Between them they
+# cover both CI providers, both deployment types and both blue/green choices.
+GITHUB = {
+    "ci_provider": "github",
+    "blue_green_publishing": "yes",
+    "dagster_plus_deployment_type": "serverless",
+}
+GITLAB = {"ci_provider": "gitlab", "blue_green_publishing": "no", "dagster_plus_deployment_type": "hybrid"}
+
 
 def combination_id(context: Mapping[str, str]) -> str:
     return "-".join(f"{key}:{value}" for key, value in context.items())
@@ -83,6 +93,16 @@ def run(
     return completed
 
 
+def assert_pytest_summary_all_passed(output: str) -> None:
+    """The last pytest summary line of ``output`` reports passes only (no fail, error, skip)."""
+    (summary,) = [
+        line for line in output.splitlines() if line.strip(" =").endswith("s") and " passed" in line
+    ][-1:]
+    assert not any(word in summary for word in ("failed", "error", "skipped")), summary
+    passed = int(summary.split(" passed")[0].split()[-1])
+    assert passed >= 100, summary
+
+
 def _uv() -> str:
     found = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
     assert found, "uv is not installed: run the tests through `make test`"
@@ -91,9 +111,7 @@ def _uv() -> str:
 
 def _requirements(project: Path) -> list[str]:
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
-    return sorted(
-        pyproject["project"]["dependencies"] + pyproject["project"]["optional-dependencies"]["dev"]
-    )
+    return sorted(pyproject["project"]["dependencies"] + pyproject["project"]["optional-dependencies"]["dev"])
 
 
 @pytest.fixture(scope="session")
@@ -125,7 +143,17 @@ def generated_venv(default_project: Path) -> Path:
 def install_project(project: Path) -> None:
     """Make ``project`` the one importable in the generated venv (editable, no dependency work)."""
     subprocess.run(
-        [_uv(), "pip", "install", "-q", "--no-deps", "--python", str(venv_bin() / "python"), "-e", str(project)],
+        [
+            _uv(),
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--python",
+            str(venv_bin() / "python"),
+            "-e",
+            str(project),
+        ],
         check=True,
     )
 

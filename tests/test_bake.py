@@ -45,6 +45,7 @@ def option_files(context: dict[str, str]) -> set[str]:
         removed |= {"Dockerfile", ".dockerignore", "build.yaml"}
     if context["blue_green_publishing"] != "yes":
         removed |= {f for f in everything if f.startswith("dbt_project/macros/blue_green/")}
+        removed |= {"tests/test_blue_green.py"}
     return removed
 
 
@@ -83,7 +84,7 @@ def test_nothing_left_unrendered(baked: tuple[dict[str, str], Path]) -> None:
 
 
 def test_structured_files_parse(baked: tuple[dict[str, str], Path]) -> None:
-    context, project = baked
+    _context, project = baked
     for path in [*project.rglob("*.yml"), *project.rglob("*.yaml")]:
         assert yaml.load(path.read_text(), Loader=_GitLabLoader) is not None, path
     for path in project.rglob("*.toml"):
@@ -132,6 +133,11 @@ def test_answers_reach_settings_and_dbt(cookies: Any) -> None:
     assert dbt_project["vars"]["production_database"] == "BIGCORP"
     profiles = yaml.safe_load((project / "dbt_project" / "profiles.yml").read_text())
     assert profiles["big_corp_analytics"]["outputs"]["prod"]["database"] == "BIGCORP"
-    assert set(profiles["big_corp_analytics"]["outputs"]) == {"local", "personal", "branch_deployment", "prod"}
+    assert set(profiles["big_corp_analytics"]["outputs"]) == {
+        "local",
+        "personal",
+        "branch_deployment",
+        "prod",
+    }
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["tool"]["ruff"]["target-version"] == "py311"

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import BUILD_DIR, GENERATED_VENV, bake, run, venv_bin
+
+from conftest import BUILD_DIR, GENERATED_VENV, GITLAB, assert_pytest_summary_all_passed, bake, run, venv_bin
 
 GITLAB_CI_LOCAL_DIR = BUILD_DIR / "gitlab-ci-local"
 DEPLOYMENT_TYPES = ["serverless", "hybrid"]
@@ -81,7 +82,9 @@ def github_project(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
 
 
 def workflows(project: Path) -> dict[str, dict[str, Any]]:
-    return {p.name: yaml.safe_load(p.read_text()) for p in sorted((project / ".github/workflows").glob("*.yml"))}
+    return {
+        p.name: yaml.safe_load(p.read_text()) for p in sorted((project / ".github/workflows").glob("*.yml"))
+    }
 
 
 def triggers(workflow: dict[Any, Any]) -> dict[str, Any]:
@@ -174,7 +177,7 @@ def test_github_deploy_builds_for_the_deployment_type(github_project: Path) -> N
     agent_type = deploy["env"]["AGENT_TYPE"]
     steps = deploy["jobs"]["deploy"]["steps"]
     runs = " ".join(step.get("run", "") for step in steps)
-    assert "dg plus deploy build-and-push --agent-type \"$AGENT_TYPE\"" in runs
+    assert 'dg plus deploy build-and-push --agent-type "$AGENT_TYPE"' in runs
     assert ("docker login" in runs) == (agent_type == "hybrid")
     assert ("packages" in deploy["jobs"]["deploy"]["permissions"]) == (agent_type == "hybrid")
 
@@ -228,8 +231,16 @@ def gitlab_ci_local() -> Path:
     binary = GITLAB_CI_LOCAL_DIR / "node_modules" / ".bin" / "gitlab-ci-local"
     if not binary.exists():
         subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(GITLAB_CI_LOCAL_DIR),
-             "node@22", "gitlab-ci-local"],
+            [
+                "npm",
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(GITLAB_CI_LOCAL_DIR),
+                "node@22",
+                "gitlab-ci-local",
+            ],
             check=True,
         )
     if not shutil.which("rsync"):  # gitlab-ci-local copies the project with rsync
@@ -243,7 +254,8 @@ def gitlab_ci_local() -> Path:
 @pytest.fixture
 def gitlab_project(cookies: Any, installed: Any) -> Iterator[Path]:
     """A baked GitLab project under git (gitlab-ci-local needs a remote named origin)."""
-    project = bake(cookies, ci_provider="gitlab")
+    # The combination whose suite test_generated_project.py leaves to this job.
+    project = bake(cookies, **GITLAB)
     installed(project)
     for args in (
         ["git", "init", "-q", "-b", "main"],
@@ -259,9 +271,12 @@ def test_gitlab_test_job_runs_for_real(gitlab_ci_local: Path, gitlab_project: Pa
     # The job honours VENV: it reuses the session's environment instead of installing ~1 GB.
     result = run(
         [
-            "gitlab-ci-local", "--force-shell-executor",
-            "--variable", f"VENV={GENERATED_VENV}",
-            "--variable", "CI_PIPELINE_SOURCE=merge_request_event",
+            "gitlab-ci-local",
+            "--force-shell-executor",
+            "--variable",
+            f"VENV={GENERATED_VENV}",
+            "--variable",
+            "CI_PIPELINE_SOURCE=merge_request_event",
             "test",
         ],
         gitlab_project,
@@ -271,5 +286,5 @@ def test_gitlab_test_job_runs_for_real(gitlab_ci_local: Path, gitlab_project: Pa
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-8000:]
-    assert " passed" in output  # pytest ran inside the job
+    assert_pytest_summary_all_passed(output)  # the project's whole suite ran inside the job
     assert "PASS" in output and "test" in output

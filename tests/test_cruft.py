@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from conftest import DEFAULT_CONTEXT, SUPPORTED_COMBINATIONS, TEMPLATE_DIR
 from test_determinism import describe_differences, tree_snapshot
+
+from conftest import DEFAULT_CONTEXT, SUPPORTED_COMBINATIONS, TEMPLATE_DIR
 
 TOOLS = Path(sys.executable).parent  # cruft and cookiecutter from the test environment
 CHANGELOG = TEMPLATE_DIR / "CHANGELOG.md"
@@ -80,12 +81,8 @@ class Sandbox:
             "GIT_COMMITTER_EMAIL": "template-tests@example.com",
         }
 
-    def run(
-        self, args: list[str], cwd: Path, expect: int | None = 0
-    ) -> subprocess.CompletedProcess[str]:
-        completed = subprocess.run(
-            args, cwd=cwd, env=self.env, capture_output=True, text=True, timeout=300
-        )
+    def run(self, args: list[str], cwd: Path, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
+        completed = subprocess.run(args, cwd=cwd, env=self.env, capture_output=True, text=True, timeout=300)
         if expect is not None and completed.returncode != expect:
             raise AssertionError(
                 f"{args} exited {completed.returncode}, expected {expect}\n"
@@ -96,9 +93,7 @@ class Sandbox:
     def git(self, *args: str, cwd: Path) -> str:
         return self.run(["git", *args], cwd).stdout.strip()
 
-    def cruft(
-        self, *args: str, cwd: Path, expect: int | None = 0
-    ) -> subprocess.CompletedProcess[str]:
+    def cruft(self, *args: str, cwd: Path, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
         return self.run([str(TOOLS / "cruft"), *args], cwd, expect)
 
     def clone_template(self) -> Path:
@@ -259,10 +254,7 @@ def changelog_releases() -> list[Release]:
     text = CHANGELOG.read_text()
     matches = list(RELEASE_HEADING.finditer(text))
     ends = [m.start() for m in matches[1:]] + [len(text)]
-    return [
-        Release(m, text[m.end() : end], text[: m.start()])
-        for m, end in zip(matches, ends, strict=True)
-    ]
+    return [Release(m, text[m.end() : end], text[: m.start()]) for m, end in zip(matches, ends, strict=True)]
 
 
 PINNED_RELEASES = [r for r in changelog_releases() if r.commit]
@@ -322,9 +314,7 @@ def test_new_or_removed_questions_have_upgrade_notes(release: Release) -> None:
 
 @pytest.mark.parametrize("ci_provider", ["github", "gitlab"])
 @pytest.mark.parametrize("release", PINNED_RELEASES, ids=lambda r: r.name)
-def test_update_from_an_earlier_release_to_head(
-    sandbox: Sandbox, release: Release, ci_provider: str
-) -> None:
+def test_update_from_an_earlier_release_to_head(sandbox: Sandbox, release: Release, ci_provider: str) -> None:
     answers = ONE_PER_CI_PROVIDER[ci_provider]
     template = sandbox.clone_template()
     project = sandbox.create(template, answers, "projects", "--checkout", release.commit or "")
@@ -360,15 +350,8 @@ def test_replay_reproduces_and_cruft_link_adopts_a_plain_cookiecutter_project(
     )
     project = sandbox.root / "plain" / SLUG
     replay = sandbox.home / ".cookiecutter_replay" / "template.json"
-    sandbox.run(
-        [cookiecutter, "--replay-file", str(replay), "-o", "replayed", str(template)], sandbox.root
-    )
-    assert (
-        describe_differences(
-            tree_snapshot(project), tree_snapshot(sandbox.root / "replayed" / SLUG)
-        )
-        == []
-    )
+    sandbox.run([cookiecutter, "--replay-file", str(replay), "-o", "replayed", str(template)], sandbox.root)
+    assert describe_differences(tree_snapshot(project), tree_snapshot(sandbox.root / "replayed" / SLUG)) == []
 
     refused = make(sandbox, project, expect=2)
     assert "cruft link" in refused.stderr
@@ -376,9 +359,7 @@ def test_replay_reproduces_and_cruft_link_adopts_a_plain_cookiecutter_project(
     sandbox.commit(project, "Generated with plain Cookiecutter")
     recorded = json.loads(replay.read_text())["cookiecutter"]
     answers = {k: v for k, v in recorded.items() if not k.startswith("_")}
-    sandbox.cruft(
-        "link", "--no-input", "--extra-context", json.dumps(answers), str(template), cwd=project
-    )
+    sandbox.cruft("link", "--no-input", "--extra-context", json.dumps(answers), str(template), cwd=project)
     assert (
         json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]["ci_provider"]
         == "gitlab"

@@ -17,15 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import SUPPORTED_COMBINATIONS, TEMPLATE_DIR, bake, combination_id
 
 # What one path in a generated project looks like: its kind, permission bits and content.
 Entry = tuple[str, int, bytes]
 
 
-def tree_snapshot(
-    root: Path, ignore: Iterable[str] = (".git",), modes: bool = True
-) -> dict[str, Entry]:
+def tree_snapshot(root: Path, ignore: Iterable[str] = (".git",), modes: bool = True) -> dict[str, Entry]:
     """Every file and folder below ``root`` (folders too: an empty one left behind is a difference).
 
     ``modes=False`` records 0 for permission bits, for copies checked out by different tools.

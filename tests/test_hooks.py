@@ -26,7 +26,9 @@ post_gen = load_hook("post_gen_project")
 
 
 def default_answers() -> dict[str, str]:
-    answers = {k: v[0] if isinstance(v, list) else v for k, v in DEFAULT_CONTEXT.items() if not k.startswith("_")}
+    answers = {
+        k: v[0] if isinstance(v, list) else v for k, v in DEFAULT_CONTEXT.items() if not k.startswith("_")
+    }
     answers["project_slug"] = "acme_data"
     return answers
 
@@ -60,7 +62,7 @@ BAD_ANSWERS = [
     ("snowflake_database", "P" * 201, "at most 200"),
     ("snowflake_sandbox_database", "SAND-BOX", "unquoted Snowflake identifier"),
     ("snowflake_sandbox_database", "production", "must differ from snowflake_database"),
-    ("snowflake_warehouse", "WH\"; --", "unquoted Snowflake identifier"),
+    ("snowflake_warehouse", 'WH"; --', "unquoted Snowflake identifier"),
     ("snowflake_role", "", "unquoted Snowflake identifier"),
     ("snowflake_schema", "raw data", "unquoted Snowflake identifier"),
     ("dev_window_days", "0", "whole number from 1 to 3650"),
@@ -89,7 +91,9 @@ def test_validate_names_the_variable(variable: str, value: str, words: str) -> N
 
 def test_whole_numbers_may_arrive_as_json_numbers() -> None:
     assert pre_gen.validate({**default_answers(), "dev_window_days": 30}) == []
-    assert pre_gen.validate({**default_answers(), "dev_window_days": 0})[0].startswith("ERROR: dev_window_days:")
+    assert pre_gen.validate({**default_answers(), "dev_window_days": 0})[0].startswith(
+        "ERROR: dev_window_days:"
+    )
 
 
 def test_several_problems_one_line_each() -> None:
@@ -130,7 +134,7 @@ def test_choice_outside_the_list_is_refused_before_hooks(cookies: Any) -> None:
 
 def test_answers_json_survives_quotes() -> None:
     """The raw-string transport: JSON escapes every quote, so nothing can end the string."""
-    nasty = {"project_name": 'a """ b \'\'\' c \\'}
+    nasty = {"project_name": "a \"\"\" b ''' c \\"}
     text = json.dumps(nasty, indent=4)
     source = f'ANSWERS_JSON = r"""\n{text}\n"""'
     namespace: dict[str, Any] = {}
@@ -139,8 +143,16 @@ def test_answers_json_survives_quotes() -> None:
 
 
 def make_project(tmp_path: Path) -> Path:
-    for relative in [".github/workflows/ci.yml", ".gitlab-ci.yml", "Dockerfile", ".dockerignore",
-                     "dbt_project/macros/blue_green/swap.sql", "keep.txt"]:
+    for relative in [
+        ".github/workflows/ci.yml",
+        ".gitlab-ci.yml",
+        "Dockerfile",
+        ".dockerignore",
+        "dbt_project/macros/blue_green/swap.sql",
+        "tests/test_blue_green.py",
+        "build.yaml",
+        "keep.txt",
+    ]:
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_text("x")
     return tmp_path
@@ -154,16 +166,31 @@ def remaining(project: Path) -> set[str]:
     ("answers", "expected"),
     [
         (
-            {"ci_provider": "github", "dagster_plus_deployment_type": "serverless", "blue_green_publishing": "yes"},
-            {".github/workflows/ci.yml", "dbt_project/macros/blue_green/swap.sql", "keep.txt"},
+            {
+                "ci_provider": "github",
+                "dagster_plus_deployment_type": "serverless",
+                "blue_green_publishing": "yes",
+            },
+            {
+                ".github/workflows/ci.yml",
+                "dbt_project/macros/blue_green/swap.sql",
+                "tests/test_blue_green.py",
+                "keep.txt",
+            },
         ),
         (
-            {"ci_provider": "gitlab", "dagster_plus_deployment_type": "hybrid", "blue_green_publishing": "no"},
-            {".gitlab-ci.yml", "Dockerfile", ".dockerignore", "keep.txt"},
+            {
+                "ci_provider": "gitlab",
+                "dagster_plus_deployment_type": "hybrid",
+                "blue_green_publishing": "no",
+            },
+            {".gitlab-ci.yml", "Dockerfile", ".dockerignore", "build.yaml", "keep.txt"},
         ),
     ],
 )
-def test_post_gen_keeps_only_what_options_need(tmp_path: Path, answers: dict[str, str], expected: set[str]) -> None:
+def test_post_gen_keeps_only_what_options_need(
+    tmp_path: Path, answers: dict[str, str], expected: set[str]
+) -> None:
     project = make_project(tmp_path)
     post_gen.main(answers, project)
     assert remaining(project) == expected

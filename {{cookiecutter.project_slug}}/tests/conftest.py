@@ -2,11 +2,15 @@
 
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import dagster as dg
+import duckdb
 import pytest
 
-from {{ cookiecutter.project_slug }} import settings
+from {{ cookiecutter.project_slug }} import local_pipeline, settings
 from {{ cookiecutter.project_slug }}.resources import dbt_executable
 
 DEPLOYMENT_VARIABLES = (
@@ -58,3 +62,36 @@ def prod_environment(monkeypatch: pytest.MonkeyPatch) -> str:
     """The production deployment; returns the production database's name."""
     monkeypatch.setenv("DAGSTER_CLOUD_DEPLOYMENT_NAME", settings.PRODUCTION_DEPLOYMENT_NAME)
     return settings.PRODUCTION_DATABASE
+
+
+@dataclass(frozen=True)
+class MaterializedWarehouse:
+    """A DuckDB file with every asset materialized once, as `make run` leaves it."""
+
+    path: Path
+    results: list[dg.ExecuteInProcessResult]
+
+    def query(self, sql: str, *parameters: object) -> list[Any]:
+        """Run ``sql`` (a constant; values only as parameters) and fetch every row."""
+        with duckdb.connect(str(self.path)) as connection:
+            return connection.execute(sql, list(parameters)).fetchall()
+
+
+@pytest.fixture(scope="session")
+def materialized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MaterializedWarehouse]:
+    """Materialize everything once per session; the dbt test modules share it (about 40 s)."""
+    path = tmp_path_factory.mktemp("materialized") / "warehouse.duckdb"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name in DEPLOYMENT_VARIABLES:
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("LOCAL_DUCKDB_PATH", str(path))
+        yield MaterializedWarehouse(path, local_pipeline.materialize_everything())
+
+
+@pytest.fixture
+def on_materialized(
+    materialized: MaterializedWarehouse, local_environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> MaterializedWarehouse:
+    """LOCAL, pointed at the shared materialized warehouse instead of a fresh file."""
+    monkeypatch.setenv("LOCAL_DUCKDB_PATH", str(materialized.path))
+    return materialized

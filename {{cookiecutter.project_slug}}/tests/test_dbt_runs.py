@@ -1,40 +1,22 @@
 """Every dbt definition, run for real on one DuckDB file shared by this module."""
 
 import json
-from collections.abc import Iterator
 from datetime import date
 from itertools import pairwise
-from pathlib import Path
-from typing import Any
 
 import dagster as dg
-import duckdb
 import pytest
 
-from {{ cookiecutter.project_slug }} import local_pipeline, settings
+from {{ cookiecutter.project_slug }} import settings
 from {{ cookiecutter.project_slug }}.defs.dbt import jobs, partitioned, snapshots
 from {{ cookiecutter.project_slug }}.resources import build_resources
-
-
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[Any]]]:
-    """Everything materialized once (as `make run` does); yields (file, run results)."""
-    path = tmp_path_factory.mktemp("dbt_runs") / "warehouse.duckdb"
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setenv("LOCAL_DUCKDB_PATH", str(path))
-        yield path, local_pipeline.materialize_everything()
+from conftest import MaterializedWarehouse
 
 
 @pytest.fixture(autouse=True)
-def shared_file(
-    warehouse: tuple[Path, list[Any]], local_environment: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("LOCAL_DUCKDB_PATH", str(warehouse[0]))
-
-
-def query(path: Path, sql: str, *parameters: object) -> list[Any]:
-    with duckdb.connect(str(path)) as connection:
-        return connection.execute(sql, list(parameters)).fetchall()
+def shared(on_materialized: MaterializedWarehouse) -> MaterializedWarehouse:
+    """Every test here runs on the session's materialized warehouse (conftest.py)."""
+    return on_materialized
 
 
 # The staging views whose days the tests look at (constants: no name is ever interpolated).
@@ -44,17 +26,17 @@ DAYS_WITH_DATA = {
 }
 
 
-def busiest_days(path: Path, table: str, count: int) -> list[str]:
+def busiest_days(warehouse: MaterializedWarehouse, table: str, count: int) -> list[str]:
     """Consecutive days with data in a staging table (data is rebased to now: computed)."""
-    days = [d for (d,) in sorted(query(path, DAYS_WITH_DATA[table]))]
+    days = [d for (d,) in sorted(warehouse.query(DAYS_WITH_DATA[table]))]
     for first, second in pairwise(days):
         if (second - first).days == 1:
             return [str(first), str(second)][:count]
     raise AssertionError(f"no two consecutive days with data in {table}")
 
 
-def test_every_dbt_definition_materializes(warehouse: tuple[Path, list[Any]]) -> None:
-    _, results = warehouse
+def test_every_dbt_definition_materializes(shared: MaterializedWarehouse) -> None:
+    results = shared.results
     assert all(r.success for r in results)
     done = {e.asset_key for r in results for e in r.get_asset_materialization_events()}
     for definition in (
@@ -66,33 +48,30 @@ def test_every_dbt_definition_materializes(warehouse: tuple[Path, list[Any]]) ->
 
 
 def test_incremental_partition_processes_exactly_its_window(
-    warehouse: tuple[Path, list[Any]],
+    shared: MaterializedWarehouse,
 ) -> None:
-    path, _ = warehouse
-    (day,) = busiest_days(path, "staging.stg_comments", 1)
+    (day,) = busiest_days(shared, "staging.stg_comments", 1)
     result = dg.materialize(
         [partitioned.build_incremental_models()], partition_key=day, resources=build_resources()
     )
     assert result.success
-    (expected,) = query(
-        path, "select count(*) from staging.stg_comments where cast(posted_at as date) = ?", day
+    (expected,) = shared.query(
+        "select count(*) from staging.stg_comments where cast(posted_at as date) = ?", day
     )[0]
-    rewritten = query(
-        path,
+    rewritten = shared.query(
         "select count(*), min(cast(posted_at as date)), max(cast(posted_at as date)) "
         "from intermediate.int_comments where loaded_window = ?",
         f"{day} 00:00:00",
     )
     assert rewritten == [(expected, date.fromisoformat(day), date.fromisoformat(day))]
-    (total,) = query(
-        path, "select count(*) = count(distinct comment_id) from intermediate.int_comments"
+    (total,) = shared.query(
+        "select count(*) = count(distinct comment_id) from intermediate.int_comments"
     )[0]
     assert total
 
 
-def test_microbatch_two_day_window_runs_two_batches(warehouse: tuple[Path, list[Any]]) -> None:
-    path, _ = warehouse
-    first, second = busiest_days(path, "staging.stg_stories", 2)
+def test_microbatch_two_day_window_runs_two_batches(shared: MaterializedWarehouse) -> None:
+    first, second = busiest_days(shared, "staging.stg_stories", 2)
     job = dg.Definitions(
         assets=[partitioned.build_microbatch_models()],
         jobs=[dg.define_asset_job("microbatch", "*")],
@@ -114,14 +93,12 @@ def test_microbatch_two_day_window_runs_two_batches(warehouse: tuple[Path, list[
     assert model["batch_results"]["failed"] == []
 
 
-def test_snapshots_run_twice_keep_history(warehouse: tuple[Path, list[Any]]) -> None:
-    path, _ = warehouse
-    (story_id,) = query(path, "select max(story_id) from staging.stg_stories")[0]
-    query(path, "update hackernews.stories set score = score + 1000 where id = ?", story_id)
+def test_snapshots_run_twice_keep_history(shared: MaterializedWarehouse) -> None:
+    (story_id,) = shared.query("select max(story_id) from staging.stg_stories")[0]
+    shared.query("update hackernews.stories set score = score + 1000 where id = ?", story_id)
     result = dg.materialize([snapshots.build_dbt_snapshots()], resources=build_resources())
     assert result.success
-    versions = query(
-        path,
+    versions = shared.query(
         "select dbt_valid_to is null from snapshots.story_scores "
         "where story_id = ? order by dbt_valid_from",
         story_id,
@@ -129,7 +106,7 @@ def test_snapshots_run_twice_keep_history(warehouse: tuple[Path, list[Any]]) -> 
     assert versions == [(False,), (True,)]
 
 
-def test_hourly_tests_job_runs_only_tagged_tests(warehouse: tuple[Path, list[Any]]) -> None:
+def test_hourly_tests_job_runs_only_tagged_tests() -> None:
     manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
     tagged = {
         uid

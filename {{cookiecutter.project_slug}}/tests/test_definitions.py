@@ -1,12 +1,19 @@
 """The code location loads in every environment, with no secret set, and the same asset keys."""
 
+import shutil
+from pathlib import Path
+
 import dagster as dg
 import pytest
+from dagster_dbt import build_dbt_asset_selection
 from dagster_duckdb_pandas import DuckDBPandasIOManager
 from dagster_snowflake_pandas import SnowflakePandasIOManager
 
 from {{ cookiecutter.project_slug }} import settings
 from {{ cookiecutter.project_slug }}.definitions import defs
+from {{ cookiecutter.project_slug }}.defs.dbt.common import SNAPSHOTS_POOL
+from {{ cookiecutter.project_slug }}.defs.dbt.models import build_dbt_models
+from {{ cookiecutter.project_slug }}.defs.dbt.snapshots import build_dbt_snapshots
 
 PREFIX = [settings.PRODUCTION_DATABASE.lower(), settings.RAW_SCHEMA.lower()]
 
@@ -81,3 +88,41 @@ def test_definitions_validate_without_secrets(branch_environment: str) -> None:
     definitions = load()
     definitions.resolve_all_job_defs()
     assert definitions.resolve_asset_graph().get_all_asset_keys()
+
+
+def model_key(schema: str, name: str) -> dg.AssetKey:
+    return dg.AssetKey([PREFIX[0], schema, name])
+
+
+@pytest.mark.parametrize(
+    ("dbt_select", "expected"),
+    [
+        ("story_rankings", {model_key("analytics", "story_rankings")}),
+        (
+            "tag:published",
+            {model_key("analytics", "story_rankings"), model_key("analytics", "author_activity")},
+        ),
+        (
+            "+story_rankings",
+            {
+                model_key("analytics", "story_rankings"),
+                model_key("staging", "stg_stories"),
+                model_key("staging", "stg_comments"),
+            },
+        ),
+    ],
+)
+def test_dbt_selection_syntax_picks_assets(dbt_select: str, expected: set[dg.AssetKey]) -> None:
+    """What a user types to select dbt models (names, tag:, +model) resolves to those assets."""
+    selection = build_dbt_asset_selection([build_dbt_models()], dbt_select=dbt_select)
+    assert selection.resolve(load().resolve_asset_graph()) == expected
+
+
+def test_snapshots_run_in_a_pool_of_one(tmp_path: Path) -> None:
+    """dbt snapshots are in pool dbt-snapshots; an instance made from the project's dagster.yaml
+    (what `make dev` uses) limits that pool to one step at a time."""
+    assert build_dbt_snapshots().op.pool == SNAPSHOTS_POOL == "dbt-snapshots"
+    shutil.copy(Path(__file__).resolve().parents[1] / "dagster.yaml", tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        pool_config = instance.get_concurrency_config().pool_config
+    assert pool_config.default_pool_limit == 1

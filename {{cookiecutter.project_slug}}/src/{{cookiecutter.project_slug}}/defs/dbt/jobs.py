@@ -4,7 +4,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 from dagster_dbt import DbtCliResource
 
 from ... import settings
@@ -53,48 +52,39 @@ def dbt_hourly_tests_job() -> None:
     dbt_hourly_tests()
 
 
-def build_jobs() -> list[UnresolvedAssetJobDefinition]:
-    partitioned = [build_incremental_models(), build_microbatch_models()]
-    return [
-        dg.define_asset_job(
-            "daily_partitioned_job",
-            selection=INGESTION | dg.AssetSelection.assets(*partitioned),
-            tags=RETRY_TAGS,
-            description="Ingestion and the daily-partitioned dbt models, one day at a time.",
-        ),
-        dg.define_asset_job(
-            "dbt_models_job",
-            selection=dg.AssetSelection.assets(build_dbt_models(), build_dbt_snapshots()),
-            tags=RETRY_TAGS,
-            description="Regular dbt models and snapshots.",
-        ),
-    ]
-
-
-def build_schedules(
-    jobs: Sequence[UnresolvedAssetJobDefinition],
-) -> list[Any]:
-    by_name = {job.name: job for job in jobs}
-    return [
-        dg.ScheduleDefinition(
-            name="dbt_hourly_tests_schedule",
-            job=dbt_hourly_tests_job,
-            cron_schedule="0 * * * *",
-            execution_timezone="UTC",
-        ),
-        dg.build_schedule_from_partitioned_job(
-            by_name["daily_partitioned_job"], hour_of_day=1, name="daily_partitioned_schedule"
-        ),
-        dg.ScheduleDefinition(
-            name="dbt_models_daily_schedule",
-            job=by_name["dbt_models_job"],
-            cron_schedule="0 2 * * *",
-            execution_timezone="UTC",
-        ),
-    ]
-
-
 @dg.definitions
 def defs() -> dg.Definitions:
-    jobs = build_jobs()
-    return dg.Definitions(jobs=[*jobs, dbt_hourly_tests_job], schedules=build_schedules(jobs))
+    partitioned = [build_incremental_models(), build_microbatch_models()]
+    daily_partitioned_job = dg.define_asset_job(
+        "daily_partitioned_job",
+        selection=INGESTION | dg.AssetSelection.assets(*partitioned),
+        tags=RETRY_TAGS,
+        description="Ingestion and the daily-partitioned dbt models, one day at a time.",
+    )
+    dbt_models_job = dg.define_asset_job(
+        "dbt_models_job",
+        selection=dg.AssetSelection.assets(build_dbt_models(), build_dbt_snapshots()),
+        tags=RETRY_TAGS,
+        description="Regular dbt models and snapshots.",
+    )
+    return dg.Definitions(
+        jobs=[daily_partitioned_job, dbt_models_job, dbt_hourly_tests_job],
+        schedules=[
+            dg.ScheduleDefinition(
+                name="dbt_hourly_tests_schedule",
+                job=dbt_hourly_tests_job,
+                cron_schedule="0 * * * *",
+                execution_timezone="UTC",
+            ),
+            # Each day's partition an hour after the day closes.
+            dg.build_schedule_from_partitioned_job(
+                daily_partitioned_job, hour_of_day=1, name="daily_partitioned_schedule"
+            ),
+            dg.ScheduleDefinition(
+                name="dbt_models_daily_schedule",
+                job=dbt_models_job,
+                cron_schedule="0 2 * * *",
+                execution_timezone="UTC",
+            ),
+        ],
+    )

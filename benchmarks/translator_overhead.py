@@ -1,0 +1,122 @@
+"""Translator cost: building dbt definitions with ProjectDbtTranslator vs dagster-dbt's default.
+
+Target (issue 4): at most 1.15x the default translator's time on a 2,000-model project.
+
+What is timed is what a code server does at load: ``@dbt_assets`` over a real manifest plus
+``Definitions(...).resolve_all_asset_specs()``, with asset checks enabled in both translators so
+the only difference is the project's ``get_asset_spec`` (keys, groups, owners and, worst case,
+a Snowflake link per model). The manifest is real: a synthetic dbt project of N models (three
+folders, a ref chain, unique + not_null tests on every model, owners on some) parsed by dbt.
+
+Usage: python benchmarks/translator_overhead.py [N ...]   (default: 2000 10000)
+It bakes the default project into build/benchmark, installs it into that project's .venv,
+then re-runs itself there. Runs are interleaved; medians of 5 are reported.
+"""
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+FOLDERS = ("staging", "intermediate", "marts")
+REPEATS = 5
+
+
+def outer(sizes: list[str]) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from generated_env import TEMPLATE_DIR, bake_default, install
+
+    project = bake_default(TEMPLATE_DIR / "build" / "benchmark")
+    python = install(project)
+    subprocess.run([str(python), __file__, "--inner", *sizes], check=True)
+
+
+def write_dbt_project(root: Path, models: int) -> None:
+    (root / "dbt_project.yml").write_text(
+        "name: bench\nprofile: bench\nversion: '1.0'\nconfig-version: 2\nmodel-paths: [models]\n"
+    )
+    (root / "profiles.yml").write_text(
+        "bench:\n  target: local\n  outputs:\n    local:\n      type: duckdb\n"
+        f"      path: {root / 'bench.duckdb'}\n"
+    )
+    schema: dict[str, list[dict[str, object]]] = {folder: [] for folder in FOLDERS}
+    for i in range(models):
+        folder = FOLDERS[i * len(FOLDERS) // models]
+        path = root / "models" / folder / f"m_{i}.sql"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        parent = f"select id from {{{{ ref('m_{i // 2}') }}}}" if i else "select 1 as id"
+        path.write_text(parent + "\n")
+        entry: dict[str, object] = {
+            "name": f"m_{i}",
+            "columns": [{"name": "id", "data_tests": ["unique", "not_null"]}],
+        }
+        if i % 10 == 0:
+            entry["config"] = {"meta": {"owner": "team:analytics"}, "tags": ["finance"]}
+        schema[folder].append(entry)
+    for folder, entries in schema.items():
+        (root / "models" / folder / "_models.yml").write_text(
+            json.dumps({"version": 2, "models": entries})  # JSON is YAML
+        )
+
+
+def parse(root: Path) -> dict[str, object]:
+    from dbt.cli.main import dbtRunner
+
+    result = dbtRunner().invoke(["parse", "--project-dir", str(root), "--profiles-dir", str(root), "--quiet"])
+    if not result.success:
+        raise SystemExit(f"dbt parse failed: {result.exception}")
+    return json.loads((root / "target" / "manifest.json").read_text())
+
+
+def build_seconds(manifest: dict[str, object], translator: object) -> tuple[float, int]:
+    import dagster as dg
+    from dagster_dbt import dbt_assets
+
+    started = time.perf_counter()
+
+    @dbt_assets(manifest=manifest, dagster_dbt_translator=translator)  # type: ignore[arg-type]
+    def bench(context):  # type: ignore[no-untyped-def]
+        raise NotImplementedError
+
+    specs = dg.Definitions(assets=[bench]).resolve_all_asset_specs()
+    return time.perf_counter() - started, len(specs)
+
+
+def inner(sizes: list[int]) -> None:
+    from acme_data.utils.dbt_translator import ProjectDbtTranslator  # the default bake's package
+    from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
+
+    checks = DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_source_tests_as_checks=True)
+    for models in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            write_dbt_project(root, models)
+            started = time.perf_counter()
+            manifest = parse(root)
+            parsed = time.perf_counter() - started
+        default_times, project_times = [], []
+        build_seconds(manifest, DagsterDbtTranslator(settings=checks))  # warm imports and caches
+        for _ in range(REPEATS):
+            seconds, count = build_seconds(manifest, DagsterDbtTranslator(settings=checks))
+            default_times.append(seconds)
+            seconds, project_count = build_seconds(
+                manifest, ProjectDbtTranslator(physical_database="PRODUCTION_CLONE_1")
+            )
+            project_times.append(seconds)
+            assert project_count == count == models, (count, project_count, models)
+        default, project = statistics.median(default_times), statistics.median(project_times)
+        print(
+            f"{models} models (dbt parse {parsed:.0f} s): default translator {default:.2f} s, "
+            f"ProjectDbtTranslator {project:.2f} s, ratio {project / default:.3f}x",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--inner"]:
+        inner([int(n) for n in sys.argv[2:]])
+    else:
+        outer(sys.argv[1:] or ["2000", "10000"])
