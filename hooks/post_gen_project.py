@@ -21,7 +21,11 @@ ANSWERS_JSON = r"""
 GITHUB_FILES = (".github",)
 GITLAB_FILES = (".gitlab-ci.yml",)
 HYBRID_FILES = ("Dockerfile", ".dockerignore", "build.yaml")
-BLUE_GREEN_FILES = ("dbt_project/macros/blue_green", "tests/test_blue_green.py")
+BLUE_GREEN_FILES = (
+    "dbt_project/macros/blue_green",
+    "tests/test_blue_green.py",
+    "tests/test_blue_green_snowflake_sql.py",
+)
 
 
 def remove_paths(project_dir: Path, relative_paths: tuple[str, ...]) -> None:
