@@ -17,7 +17,9 @@ from typing import Any
 import jinja2
 import pytest
 
-MACROS = Path(__file__).resolve().parents[1] / "dbt_project" / "macros" / "blue_green" / "blue_green.sql"
+MACROS = (
+    Path(__file__).resolve().parents[1] / "dbt_project" / "macros" / "blue_green" / "blue_green.sql"
+)
 DATABASE = "PRODUCTION_CLONE_1523"
 
 
@@ -122,9 +124,17 @@ def test_promote_swaps_every_blue_table_into_green() -> None:
 def run_end_context(statuses: list[str]) -> dict[str, Any]:
     """on-run-end of a `dbt build` whose nodes ended with ``statuses`` (one mart among them)."""
     nodes = [
-        {"unique_id": "model.p.story_rankings", "resource_type": "model", "schema": "analytics_blue"},
+        {
+            "unique_id": "model.p.story_rankings",
+            "resource_type": "model",
+            "schema": "analytics_blue",
+        },
         {"unique_id": "model.p.stg_stories", "resource_type": "model", "schema": "staging"},
-        {"unique_id": "test.p.non_negative_score", "resource_type": "test", "schema": "analytics_blue"},
+        {
+            "unique_id": "test.p.non_negative_score",
+            "resource_type": "test",
+            "schema": "analytics_blue",
+        },
     ]
     return {
         "execute": True,
