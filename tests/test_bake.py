@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import ast
 import tomllib
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from conftest import SUPPORTED_COMBINATIONS, TEMPLATE_DIR, bake, combination_id
+from conftest import DEFAULT_CONTEXT, SUPPORTED_COMBINATIONS, TEMPLATE_DIR, bake, combination_id
 
 PROJECT_TEMPLATE = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
 # dbt's own Jinja is legitimate in these files; cookiecutter's must never survive anywhere.
 DBT_JINJA_SUFFIXES = (".sql",)
+# Files Cookiecutter copies verbatim: any Jinja in them is meant for dbt (or a test reading it).
+COPIED_RAW = DEFAULT_CONTEXT["_copy_without_render"]
 
 
 class _GitLabLoader(yaml.SafeLoader):
@@ -79,7 +82,8 @@ def test_nothing_left_unrendered(baked: tuple[dict[str, str], Path]) -> None:
             continue
         text = path.read_text()
         assert "cookiecutter." not in text.replace("cookiecutter.json", ""), path
-        if path.suffix not in DBT_JINJA_SUFFIXES and "dbt_project" not in path.parts:
+        raw = any(fnmatch(str(path.relative_to(project)), glob) for glob in COPIED_RAW)
+        if path.suffix not in DBT_JINJA_SUFFIXES and "dbt_project" not in path.parts and not raw:
             assert "{%" not in text, path
 
 
