@@ -286,5 +286,10 @@ def test_gitlab_test_job_runs_for_real(gitlab_ci_local: Path, gitlab_project: Pa
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-8000:]
-    assert_pytest_summary_all_passed(output)  # the project's whole suite ran inside the job
+    # The job ran the project's whole toolchain (test_generated_project.py leaves this
+    # combination to it): ruff, formatting, mypy, the full pytest suite and dg check defs.
+    for evidence in ("All checks passed!", "already formatted", "Success: no issues found"):
+        assert evidence in output, evidence
+    assert_pytest_summary_all_passed(output)
+    assert "All definitions loaded successfully." in output
     assert "PASS" in output and "test" in output

@@ -1,6 +1,9 @@
-"""Install baked projects for real and run their own toolchain: tests, lint, types, definitions.
+"""Install a baked project for real and run its own toolchain: tests, lint, types, definitions.
 
-One project per CI provider (and so per blue/green choice), sharing the session's venv.
+The GitHub project (blue/green on, serverless) runs everything here. The GitLab project (blue/green
+off, hybrid) runs the same toolchain (`make lint`, `make test`, `dbt parse`, `make check-defs`)
+inside its real CI test job under gitlab-ci-local (test_ci_files.py), so the ~1 GB environment's
+slowest work is paid for once per combination, not twice. Both share the session's venv.
 """
 
 from __future__ import annotations
@@ -10,33 +13,24 @@ from typing import Any
 
 import pytest
 
-from conftest import GITHUB, GITLAB, assert_pytest_summary_all_passed, run
-
-PROJECTS = [GITHUB, GITLAB]
+from conftest import GITHUB, assert_pytest_summary_all_passed, run
 
 
-@pytest.fixture(params=PROJECTS, ids=lambda p: f"ci_provider:{p['ci_provider']}", scope="module")
-def project(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, generated_venv: Path
-) -> Path:
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, generated_venv: Path) -> Path:
     from cookiecutter.main import cookiecutter
 
     from conftest import TEMPLATE_DIR, install_project
 
-    out = tmp_path_factory.mktemp(request.param["ci_provider"])
-    path = Path(
-        cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=str(out), extra_context=request.param)
-    )
+    out = tmp_path_factory.mktemp(GITHUB["ci_provider"])
+    path = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=str(out), extra_context=GITHUB))
     install_project(path)
     run(["dagster-dbt", "project", "prepare-and-package", "--file", "src/acme_data/dbt_project.py"], cwd=path)
     return path
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("project", [GITHUB], ids=["ci_provider:github"], indirect=True)
 def test_generated_test_suite_passes(project: Path) -> None:
-    """GitHub's project runs its suite here. GitLab's runs the same suite inside its real CI job
-    (test_ci_files.py::test_gitlab_test_job_runs_for_real), so it is not paid for twice."""
     result = run(["pytest", "-q", "-p", "no:cacheprovider", "-x"], cwd=project, timeout=1500)
     assert_pytest_summary_all_passed(result.stdout)
 
