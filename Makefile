@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint clean
+.PHONY: help demo test lint benchmarks clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -20,6 +20,10 @@ demo: $(BIN)/.installed  ## Bake the default project into build/demo, install it
 
 test: $(BIN)/.installed  ## Run every template test (bakes, hooks, CI files, cruft, generated suites)
 	$(BIN)/python -m pytest
+
+benchmarks: $(BIN)/.installed  ## Bake time and translator cost (figures for docs/benchmarks.md)
+	$(BIN)/python benchmarks/bake_time.py
+	$(BIN)/python benchmarks/translator_overhead.py
 
 lint: $(BIN)/.installed  ## Lint the template's own Python
 	$(BIN)/ruff check hooks tests scripts benchmarks
