@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -93,14 +94,19 @@ def run(
     return completed
 
 
-def assert_pytest_summary_all_passed(output: str) -> None:
-    """The last pytest summary line of ``output`` reports passes only (no fail, error, skip)."""
-    (summary,) = [
-        line for line in output.splitlines() if line.strip(" =").endswith("s") and " passed" in line
-    ][-1:]
-    assert not any(word in summary for word in ("failed", "error", "skipped")), summary
-    passed = int(summary.split(" passed")[0].split()[-1])
-    assert passed >= 100, summary
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+PYTEST_SUMMARY = re.compile(r"\b(\d+) passed\b.* in \d")
+
+
+def assert_pytest_summary_all_passed(output: str, at_least: int = 100) -> None:
+    """The last pytest summary line in ``output`` (colours and CI prefixes allowed) reports at
+    least ``at_least`` passes and nothing failed, errored or skipped."""
+    summaries = [line for line in ANSI_ESCAPE.sub("", output).splitlines() if PYTEST_SUMMARY.search(line)]
+    assert summaries, f"no pytest summary line in:\n{output[-3000:]}"
+    summary = summaries[-1]
+    assert not re.search(r"\d+ (failed|errors?|skipped|xfailed)\b", summary), summary
+    passed = int(PYTEST_SUMMARY.search(summary).group(1))  # type: ignore[union-attr]
+    assert passed >= at_least, summary
 
 
 def _uv() -> str:
