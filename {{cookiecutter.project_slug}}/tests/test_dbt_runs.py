@@ -7,8 +7,9 @@ from itertools import pairwise
 import dagster as dg
 import pytest
 
-from {{ cookiecutter.project_slug }} import settings
+from {{ cookiecutter.project_slug }} import local_pipeline, settings
 from {{ cookiecutter.project_slug }}.defs.dbt import jobs, partitioned, snapshots
+from {{ cookiecutter.project_slug }}.defs.dbt.common import DAILY_PARTITIONS
 from {{ cookiecutter.project_slug }}.resources import build_resources
 from conftest import MaterializedWarehouse
 
@@ -45,6 +46,31 @@ def test_every_dbt_definition_materializes(shared: MaterializedWarehouse) -> Non
         snapshots.build_dbt_snapshots(),
     ):
         assert set(definition.keys) <= done
+
+
+def test_make_run_builds_the_last_days_of_the_microbatch_model(
+    shared: MaterializedWarehouse,
+) -> None:
+    """`make run` hands the microbatch model its last LOCAL_PARTITION_DAYS days in one run."""
+    days = DAILY_PARTITIONS.get_partition_keys()[-local_pipeline.LOCAL_PARTITION_DAYS :]
+    first, last = days[0], days[-1]
+    (expected,) = shared.query(
+        "select count(*) from staging.stg_stories "
+        "where cast(posted_at as date) between cast(? as date) and cast(? as date)",
+        first,
+        last,
+    )[0]
+    (built, outside) = shared.query(
+        "select count(*) filter (where d between cast(? as date) and cast(? as date)), "
+        "count(*) filter (where d not between cast(? as date) and cast(? as date)) "
+        "from (select cast(posted_at as date) as d from intermediate.int_stories)",
+        first,
+        last,
+        first,
+        last,
+    )[0]
+    assert expected > 0, "the bundled sample has stories in its last days"
+    assert (built, outside) == (expected, 0)
 
 
 def test_incremental_partition_processes_exactly_its_window(

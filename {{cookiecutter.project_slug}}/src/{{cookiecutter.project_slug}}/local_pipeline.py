@@ -21,12 +21,26 @@ from .utils.environment import (
     get_warehouse,
 )
 
+# The daily-partitioned assets are built for this many most recent days, in one run (their
+# single-run backfill policy hands dbt the whole window: one microbatch batch per day).
+LOCAL_PARTITION_DAYS = 7
+
+
+def partition_range_tags(partitions_def: dg.PartitionsDefinition, days: int) -> dict[str, str]:
+    """Run tags selecting the last ``days`` partitions as one range."""
+    keys = partitions_def.get_partition_keys()[-days:]
+    return {
+        "dagster/asset_partition_range_start": keys[0],
+        "dagster/asset_partition_range_end": keys[-1],
+    }
+
 
 def materialize_everything(
     instance: dg.DagsterInstance | None = None,
 ) -> list[dg.ExecuteInProcessResult]:
     """In-process runs (DuckDB allows one writer at a time): every unpartitioned asset, then the
-    partitioned ones for their most recent partition. Stops at the first failed run."""
+    partitioned ones for their last ``LOCAL_PARTITION_DAYS`` partitions in one run. Stops at the
+    first failed run."""
     if get_environment() is not Environment.LOCAL:
         raise RuntimeError("local_pipeline runs only in LOCAL; use Dagster+ to run deployments")
     definitions = defs()
@@ -52,11 +66,13 @@ def materialize_everything(
             job = dg.Definitions.merge(
                 definitions, dg.Definitions(jobs=[dg.define_asset_job(name, selection)])
             ).resolve_job_def(name)
-            partition_key = partitions_def.get_last_partition_key() if partitions_def else None
+            tags = (
+                partition_range_tags(partitions_def, LOCAL_PARTITION_DAYS)
+                if partitions_def
+                else None
+            )
             results.append(
-                job.execute_in_process(
-                    instance=run_instance, partition_key=partition_key, raise_on_error=False
-                )
+                job.execute_in_process(instance=run_instance, tags=tags, raise_on_error=False)
             )
             if not results[-1].success:
                 break
