@@ -103,12 +103,7 @@ def test_microbatch_two_day_window_runs_two_batches(shared: MaterializedWarehous
         jobs=[dg.define_asset_job("microbatch", "*")],
         resources=build_resources(),
     ).resolve_job_def("microbatch")
-    result = job.execute_in_process(
-        tags={
-            "dagster/asset_partition_range_start": first,
-            "dagster/asset_partition_range_end": second,
-        }
-    )
+    result = job.execute_in_process(tags=local_pipeline.partition_range_tags(first, second))
     assert result.success
     (target,) = (settings.DBT_PROJECT_DIR / "target").glob(
         f"dbt_microbatch_models-{result.run_id[:7]}-*"

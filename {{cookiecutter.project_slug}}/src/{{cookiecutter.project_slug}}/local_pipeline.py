@@ -26,13 +26,18 @@ from .utils.environment import (
 LOCAL_PARTITION_DAYS = 7
 
 
-def partition_range_tags(partitions_def: dg.PartitionsDefinition, days: int) -> dict[str, str]:
+def partition_range_tags(first: str, last: str) -> dict[str, str]:
+    """Run tags selecting partitions ``first`` to ``last`` (inclusive) as one range."""
+    return {
+        "dagster/asset_partition_range_start": first,
+        "dagster/asset_partition_range_end": last,
+    }
+
+
+def last_days_tags(partitions_def: dg.PartitionsDefinition, days: int) -> dict[str, str]:
     """Run tags selecting the last ``days`` partitions as one range."""
     keys = partitions_def.get_partition_keys()[-days:]
-    return {
-        "dagster/asset_partition_range_start": keys[0],
-        "dagster/asset_partition_range_end": keys[-1],
-    }
+    return partition_range_tags(keys[0], keys[-1])
 
 
 def materialize_everything(
@@ -66,11 +71,7 @@ def materialize_everything(
             job = dg.Definitions.merge(
                 definitions, dg.Definitions(jobs=[dg.define_asset_job(name, selection)])
             ).resolve_job_def(name)
-            tags = (
-                partition_range_tags(partitions_def, LOCAL_PARTITION_DAYS)
-                if partitions_def
-                else None
-            )
+            tags = last_days_tags(partitions_def, LOCAL_PARTITION_DAYS) if partitions_def else None
             results.append(
                 job.execute_in_process(instance=run_instance, tags=tags, raise_on_error=False)
             )
