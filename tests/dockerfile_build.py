@@ -22,7 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CONTAINER_ONLY_COMMANDS = ("groupadd", "useradd", "chown")
-MAPPED_ROOTS = ("/opt/", "/tmp/")
+# /opt/... and /tmp/... in the instructions, mapped below the emulated image's root.
+CONTAINER_PATH = re.compile(r"(?<![\w./-])/(opt|tmp)/")
+# The build machine's network settings (proxies, certificate bundles) reach the build, as they
+# reach `docker build` through the engine.
+NETWORK_SETTINGS = re.compile(r".*(PROXY|CERT|_CA_|CA_BUNDLE).*", re.IGNORECASE)
 BASE_IMAGE = re.compile(r"python:(?P<version>3\.\d+)-slim")
 
 
@@ -95,9 +99,7 @@ def build(
     image: EmulatedImage | None = None
 
     def mapped(text: str) -> str:
-        for prefix in MAPPED_ROOTS:
-            text = text.replace(prefix, f"{root}{prefix}")
-        return text
+        return CONTAINER_PATH.sub(lambda m: f"{root}/{m.group(1)}/", text)
 
     def expand(text: str) -> str:
         return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: args.get(m.group(1) or m.group(2), m.group(0)), text)
@@ -112,11 +114,15 @@ def build(
             assert match, f"FROM {arguments}: only python:<version>-slim can be emulated"
             version = match.group("version")
             base = root / "base-image"
-            subprocess.run([uv, "venv", "-q", "--seed", "--python", version, str(base)], check=True)
+            python = find_python(version)
+            subprocess.run([uv, "venv", "-q", "--seed", "--python", python, str(base)], check=True)
             env = {
+                **{k: v for k, v in os.environ.items() if NETWORK_SETTINGS.fullmatch(k)},
                 "HOME": str(root / "root"),
                 "PATH": f"{base / 'bin'}:/usr/local/bin:/usr/bin:/bin",
                 "LANG": "C.UTF-8",
+                # The base image's Python is its only one: uv must not find this machine's others.
+                "UV_PYTHON": str(base / "bin" / "python"),
             }
             image = EmulatedImage(root=root, python_version=version, env=env, workdir=root)
             continue
@@ -179,6 +185,18 @@ def _copy(context: Path, source: str, target: Path, patterns: list[str], several
         destination = target / origin.name if several or target.is_dir() else target
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(origin, destination)
+
+
+def find_python(version: str) -> str:
+    """An interpreter of ``version`` on this machine: on PATH, or one pyenv installed (its shims
+    answer only for the versions a folder selects, so look in its versions folder too)."""
+    candidates = [shutil.which(f"python{version}") or ""]
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates += [str(p) for p in sorted(pyenv_root.glob(f"versions/{version}*/bin/python{version}"))]
+    for candidate in candidates:
+        if candidate and subprocess.run([candidate, "-V"], capture_output=True, check=False).returncode == 0:
+            return candidate
+    raise AssertionError(f"no Python {version} on this machine (PATH or pyenv)")
 
 
 def image_python(image: EmulatedImage) -> Path:

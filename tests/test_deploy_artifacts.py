@@ -19,7 +19,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 from dockerfile_build import EmulatedImage, build, ignored, instructions
 
@@ -151,10 +150,20 @@ def test_image_runs_python_and_dbt_assets_on_duckdb(hybrid_image: EmulatedImage,
         LOCAL_DUCKDB_PATH=str(warehouse),
     )
     assert "RUN_SUCCESS" in result.stdout + result.stderr
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
-        comments = connection.execute("select count(*) from hackernews.comments").fetchone()
-        staged = connection.execute("select count(*) from staging.stg_comments").fetchone()
-    assert comments and staged and comments[0] > 0 and 0 < staged[0] <= comments[0]
+    counts = in_image(
+        hybrid_image,
+        [
+            "python",
+            "-c",
+            "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+            "print(*(c.execute(f'select count(*) from {t}').fetchone()[0] "
+            "for t in ('hackernews.comments', 'staging.stg_comments')))",
+            str(warehouse),
+        ],
+        tmp_path,
+    )
+    comments, staged = (int(n) for n in counts.stdout.split())
+    assert comments > 0 and 0 < staged <= comments
 
 
 # --- the wheel -------------------------------------------------------------------------------
