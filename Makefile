@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint benchmarks clean
+.PHONY: help demo test lint lock benchmarks clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ test: $(BIN)/.installed  ## Run every template test (bakes, hooks, CI files, cru
 benchmarks: $(BIN)/.installed  ## Bake time and translator cost (figures for docs/benchmarks.md)
 	$(BIN)/python benchmarks/bake_time.py
 	$(BIN)/python benchmarks/translator_overhead.py
+
+lock: $(BIN)/.installed  ## Re-resolve the generated project's uv.lock after changing its dependencies
+	$(BIN)/python scripts/lock_generated.py
 
 lint: $(BIN)/.installed  ## Lint the template's own Python
 	$(BIN)/ruff check hooks tests scripts benchmarks

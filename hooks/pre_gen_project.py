@@ -22,6 +22,7 @@ SUPPORTED_PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
 CHOICES = {
     "ci_provider": ("github", "gitlab"),
     "dagster_plus_deployment_type": ("serverless", "hybrid"),
+    "dagster_plus_region": ("us", "eu"),
     "python_version": SUPPORTED_PYTHON_VERSIONS,
     "blue_green_publishing": ("yes", "no"),
 }

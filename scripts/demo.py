@@ -1,8 +1,8 @@
 """The main job: bake the default project, install it, run its whole local pipeline.
 
 Bakes into build/demo/<slug> (replacing any earlier demo), installs the project into its own
-.venv the way `make install` does (with uv when available, which is several times faster than
-pip), then runs `make run` there, which materializes every asset on DuckDB and lists the tables.
+.venv with its own `make install` (uv, from the project's uv.lock), then runs `make run` there,
+which materializes every asset on DuckDB and lists the tables.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def main() -> int:
     step(f"Baking the default project into {DEMO_DIR}")
     project = bake_default(DEMO_DIR)
 
-    step("Installing it into its .venv (pip install -e '.[dev]')")
+    step("Installing it into its .venv (make install: uv sync --locked, then dbt parse)")
     install(project)
 
     step("Running its whole local pipeline (make run)")

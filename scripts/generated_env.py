@@ -1,7 +1,7 @@
 """Bake the default project and give it its own installed .venv (shared by demo and benchmarks).
 
-Installs with uv when the template's venv has it (several times faster than pip), else falls back
-to the generated project's own `make install`.
+Installs with the generated project's own `make install` (`uv sync --locked` from its uv.lock),
+handing it the uv of the template's venv so nothing else needs to be on PATH.
 """
 
 from __future__ import annotations
@@ -23,16 +23,7 @@ def bake_default(output_dir: Path) -> Path:
 
 
 def install(project: Path) -> Path:
-    """``pip install -e '.[dev]'`` into ``project/.venv``; return that venv's python."""
-    venv = project / ".venv"
+    """The project's own ``make install`` into ``project/.venv``; return that venv's python."""
     uv = shutil.which("uv", path=str(Path(sys.executable).parent))
-    if uv:
-        subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
-        subprocess.run(
-            [uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), "-e", ".[dev]"],
-            cwd=project,
-            check=True,
-        )
-    else:
-        subprocess.run(["make", "install"], cwd=project, check=True)
-    return venv / "bin" / "python"
+    subprocess.run(["make", "install", *([f"UV={uv}"] if uv else [])], cwd=project, check=True)
+    return project / ".venv" / "bin" / "python"

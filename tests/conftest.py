@@ -15,7 +15,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -115,9 +114,10 @@ def _uv() -> str:
     return found
 
 
-def _requirements(project: Path) -> list[str]:
-    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
-    return sorted(pyproject["project"]["dependencies"] + pyproject["project"]["optional-dependencies"]["dev"])
+def uv_sync_env(venv: Path) -> dict[str, str]:
+    """Environment for ``uv sync`` into ``venv`` (compiled bytecode, as the project's Makefile)."""
+    environment = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    return {**environment, "UV_PROJECT_ENVIRONMENT": str(venv), "UV_COMPILE_BYTECODE": "1"}
 
 
 @pytest.fixture(scope="session")
@@ -131,15 +131,18 @@ def default_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def generated_venv(default_project: Path) -> Path:
-    """A venv holding every generated-project dependency, reused across tests and runs."""
-    requirements = _requirements(default_project)
-    digest = hashlib.sha256("\n".join(requirements).encode()).hexdigest()
-    stamp = GENERATED_VENV / ".requirements.sha256"
+    """A venv holding every locked generated-project dependency (``uv sync --locked``, as
+    ``make install`` does), reused across tests and, while uv.lock is unchanged, across runs."""
+    lock = (default_project / "uv.lock").read_text()
+    python = (default_project / ".python-version").read_text().strip()
+    digest = hashlib.sha256(f"{python}\n{lock}".encode()).hexdigest()
+    stamp = GENERATED_VENV / ".uv-lock.sha256"
     if not (stamp.exists() and stamp.read_text() == digest):
         shutil.rmtree(GENERATED_VENV, ignore_errors=True)
-        subprocess.run([_uv(), "venv", "-q", "--python", sys.executable, str(GENERATED_VENV)], check=True)
         subprocess.run(
-            [_uv(), "pip", "install", "-q", "--python", str(venv_bin() / "python"), *requirements],
+            [_uv(), "sync", "-q", "--locked", "--all-extras", "--no-install-project"],
+            cwd=default_project,
+            env=uv_sync_env(GENERATED_VENV),
             check=True,
         )
         stamp.write_text(digest)

@@ -42,15 +42,6 @@ CASES = [
         Warehouse.SNOWFLAKE,
     ),
     (
-        "other-deployment",
-        {"DAGSTER_CLOUD_DEPLOYMENT_NAME": "staging"},
-        Environment.LOCAL,
-        settings.SANDBOX_DATABASE,
-        "ALICE",
-        "local",
-        Warehouse.DUCKDB,
-    ),
-    (
         "branch",
         BRANCH_VARS,
         Environment.BRANCH,
@@ -202,6 +193,30 @@ def test_developer_schema_override_is_validated(monkeypatch: pytest.MonkeyPatch)
         get_developer_schema()
 
 
+OTHER_DEPLOYMENTS = [
+    name
+    for name in ("staging", f"{settings.PRODUCTION_DEPLOYMENT_NAME}-eu", "Prod", "prod")
+    if name != settings.PRODUCTION_DEPLOYMENT_NAME
+]
+
+
+@pytest.mark.parametrize("deployment", OTHER_DEPLOYMENTS)
+def test_a_full_deployment_that_is_not_production_is_refused(
+    monkeypatch: pytest.MonkeyPatch, deployment: str
+) -> None:
+    """Neither PROD nor a branch deployment: never LOCAL (a DuckDB file inside a container)."""
+    monkeypatch.setenv("DAGSTER_CLOUD_DEPLOYMENT_NAME", deployment)
+    with pytest.raises(UnsafeEnvironmentError) as refused:
+        get_environment()
+    message = str(refused.value)
+    assert message.startswith(f"DAGSTER_CLOUD_DEPLOYMENT_NAME: {deployment!r} is neither")
+    assert "\n" not in message
+    # Nothing that depends on the environment falls back to the local warehouse.
+    for helper in (get_warehouse, get_dbt_target, get_database_for_environment):
+        with pytest.raises(UnsafeEnvironmentError, match="DAGSTER_CLOUD_DEPLOYMENT_NAME"):
+            helper()
+
+
 def test_unknown_local_warehouse_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOCAL_WAREHOUSE", "postgres")
     with pytest.raises(
@@ -214,6 +229,7 @@ def test_duckdb_path_default_and_override(
     monkeypatch: pytest.MonkeyPatch, tmp_path: object
 ) -> None:
     monkeypatch.delenv("LOCAL_DUCKDB_PATH")
+    assert settings.PROJECT_ROOT is not None  # the tests run from a checkout
     assert get_duckdb_path() == settings.PROJECT_ROOT / "data" / "local.duckdb"
     assert get_duckdb_path().is_absolute()
     monkeypatch.setenv("LOCAL_DUCKDB_PATH", "relative/dir/x.duckdb")

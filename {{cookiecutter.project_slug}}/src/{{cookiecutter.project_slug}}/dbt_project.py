@@ -1,9 +1,15 @@
 """The dbt project, parsed with the DuckDB ``local`` target (no credentials needed).
 
 Asset keys do not depend on the target parsed with, so one manifest serves every environment.
-``dg dev`` re-parses on start (``prepare_if_dev``); tests, CI and the Docker image build it with
-``dagster-dbt project prepare-and-package --file src/<package>/dbt_project.py``.
+In a checkout the project is ``dbt_project/`` (``make manifest`` parses it; ``dg dev`` re-parses
+on start). A deployable build carries a copy inside the package, manifest included: ``make
+package`` (``python -m <package>.dbt_project``) makes it before the wheel, PEX or image is built,
+and an installed package reads only that copy (``settings.DBT_PROJECT_DIR``).
 """
+
+import shutil
+import sys
+from pathlib import Path
 
 from dagster_dbt import DbtProject
 
@@ -16,3 +22,29 @@ dbt_project = DbtProject(
     target="local",
 )
 dbt_project.prepare_if_dev()
+
+# What a run leaves in the dbt project, never part of a build (the manifest is copied on its own).
+LOCAL_ARTIFACTS = ("target", "logs", ".user.yml", "*.duckdb", "*.duckdb.wal", "__pycache__")
+
+
+def package(destination: Path = settings.PACKAGED_DBT_PROJECT_DIR) -> Path:
+    """Parse the checkout's dbt project, then copy it with its manifest into ``destination``."""
+    if not settings.IN_CHECKOUT:
+        raise RuntimeError(
+            "dbt_project.package: not in a checkout; build from the repository (make package)"
+        )
+    if dbt_project.preparer is None:  # pragma: no cover - DbtProject always sets one
+        raise RuntimeError("dbt_project.package: the dbt project has no preparer")
+    dbt_project.preparer.prepare(dbt_project)
+    shutil.rmtree(destination, ignore_errors=True)
+    shutil.copytree(
+        dbt_project.project_dir, destination, ignore=shutil.ignore_patterns(*LOCAL_ARTIFACTS)
+    )
+    (destination / "target").mkdir()
+    shutil.copy2(dbt_project.manifest_path, destination / "target" / "manifest.json")
+    return destination
+
+
+if __name__ == "__main__":
+    print(f"Packaged the dbt project and its manifest into {package()}")
+    sys.exit(0)

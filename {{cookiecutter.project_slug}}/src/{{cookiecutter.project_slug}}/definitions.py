@@ -1,10 +1,18 @@
-"""The code location: everything under ``defs/``, built for the environment it loads in."""
+"""The code location: everything under ``defs/``, built for the environment it loads in.
 
-from pathlib import Path
+The defs folder is loaded from the imported package itself (not by looking for pyproject.toml),
+so the same code loads from a checkout, an installed wheel, a PEX or an image.
+"""
 
 import dagster as dg
+
+from . import defs as defs_package
+from . import settings
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    tree = dg.ComponentTree.from_module(
+        defs_module=defs_package, project_root=settings.PROJECT_ROOT or settings.PACKAGE_DIR
+    )
+    return tree.build_defs()

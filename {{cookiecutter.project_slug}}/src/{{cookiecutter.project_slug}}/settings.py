@@ -7,14 +7,27 @@ Nothing here depends on where the code runs: that is ``utils.environment``'s job
 
 from pathlib import Path
 
-# Repository root: src/<package>/settings.py -> parents[2]. The dbt project and the local DuckDB
-# file live below it (editable installs and the Docker image keep this layout).
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
-DEFAULT_DUCKDB_PATH = PROJECT_ROOT / "data" / "local.duckdb"
+# Where the code runs from. In a checkout (editable install: `make install`, CI, `dg dev`) this
+# package is <repository>/src/<package> and the dbt project is <repository>/dbt_project. Installed
+# from a wheel, a PEX or an image (Dagster+ deploys), nothing beside the package exists: the dbt
+# project and its parsed manifest travel inside the package (`make package` copies them there).
+PACKAGE_DIR = Path(__file__).resolve().parent
+_REPOSITORY = PACKAGE_DIR.parents[1]
+IN_CHECKOUT = (_REPOSITORY / "pyproject.toml").is_file() and (
+    _REPOSITORY / "dbt_project" / "dbt_project.yml"
+).is_file()
+PROJECT_ROOT: Path | None = _REPOSITORY if IN_CHECKOUT else None
+CHECKOUT_DBT_PROJECT_DIR = _REPOSITORY / "dbt_project"
+PACKAGED_DBT_PROJECT_DIR = PACKAGE_DIR / "dbt_project"
+DBT_PROJECT_DIR = CHECKOUT_DBT_PROJECT_DIR if IN_CHECKOUT else PACKAGED_DBT_PROJECT_DIR
+# The local DuckDB warehouse: data/ in a checkout; an installed package uses ./data instead
+# (utils.environment.get_duckdb_path, which LOCAL_DUCKDB_PATH overrides).
+DEFAULT_DUCKDB_PATH: Path | None = _REPOSITORY / "data" / "local.duckdb" if IN_CHECKOUT else None
 
 # Dagster+
 DAGSTER_PLUS_ORGANIZATION = "{{ cookiecutter.dagster_plus_organization }}"
+# The organization's web UI and API (EU organizations live under <org>.eu.dagster.cloud).
+DAGSTER_PLUS_URL = "https://{{ cookiecutter.dagster_plus_organization }}.{{ 'eu.' if cookiecutter.dagster_plus_region == 'eu' else '' }}dagster.cloud"
 PRODUCTION_DEPLOYMENT_NAME = "{{ cookiecutter.production_deployment_name }}"
 
 # Snowflake (validated as unquoted identifiers when the project was generated)

@@ -7,10 +7,12 @@ of the code base asks here instead of re-deriving anything.
 ==========  =====================================  ====================  ==================
 env         how it is detected                     database              dbt target
 ==========  =====================================  ====================  ==================
-LOCAL       anything else (laptops, CI, tests)     SANDBOX (or DuckDB)   local / personal
+LOCAL       outside Dagster+ (laptops, CI, tests)  SANDBOX (or DuckDB)   local / personal
 BRANCH      DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT=1   <PROD>_CLONE_<pr id>  branch_deployment
 PROD        DAGSTER_CLOUD_DEPLOYMENT_NAME=<prod>   <PROD>                prod
 ==========  =====================================  ====================  ==================
+
+Any other Dagster+ deployment is refused with one line naming DAGSTER_CLOUD_DEPLOYMENT_NAME.
 """
 
 from __future__ import annotations
@@ -45,11 +47,21 @@ _PULL_REQUEST_ID = re.compile(r"[0-9]{1,18}")
 
 
 def get_environment() -> Environment:
-    """BRANCH in a Dagster+ branch deployment, PROD in the production deployment, else LOCAL."""
+    """BRANCH in a Dagster+ branch deployment, PROD in the production deployment, LOCAL outside
+    Dagster+. Any other Dagster+ deployment (say a ``staging`` full deployment) is refused: it
+    would otherwise run as LOCAL, writing a DuckDB file inside its container."""
     if os.environ.get("DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT", "") == "1":
         return Environment.BRANCH
-    if os.environ.get("DAGSTER_CLOUD_DEPLOYMENT_NAME", "") == settings.PRODUCTION_DEPLOYMENT_NAME:
+    deployment = os.environ.get("DAGSTER_CLOUD_DEPLOYMENT_NAME", "")
+    if deployment == settings.PRODUCTION_DEPLOYMENT_NAME:
         return Environment.PROD
+    if deployment:
+        raise UnsafeEnvironmentError(
+            f"DAGSTER_CLOUD_DEPLOYMENT_NAME: {deployment!r} is neither the production deployment "
+            f"{settings.PRODUCTION_DEPLOYMENT_NAME!r} nor a branch deployment; deploy this code "
+            "location only there, or make it production with PRODUCTION_DEPLOYMENT_NAME in "
+            "settings.py (docs/environments.md)"
+        )
     return Environment.LOCAL
 
 
@@ -139,9 +151,14 @@ def get_dbt_target() -> str:
 
 
 def get_duckdb_path() -> Path:
-    """Absolute path of the local DuckDB warehouse (``LOCAL_DUCKDB_PATH`` overrides the default)."""
+    """Absolute path of the local DuckDB warehouse: ``LOCAL_DUCKDB_PATH``, else ``data/local.duckdb``
+    in the checkout (or, for an installed package, below the working directory)."""
     override = os.environ.get("LOCAL_DUCKDB_PATH", "")
-    return Path(override).expanduser().resolve() if override else settings.DEFAULT_DUCKDB_PATH
+    if override:
+        return Path(override).expanduser().resolve()
+    if settings.DEFAULT_DUCKDB_PATH is not None:
+        return settings.DEFAULT_DUCKDB_PATH
+    return (Path.cwd() / "data" / "local.duckdb").resolve()
 
 
 def get_dbt_environment_variables() -> dict[str, str]:

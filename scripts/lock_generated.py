@@ -1,0 +1,64 @@
+"""Re-resolve the generated project's ``uv.lock`` and store it in the template (``make lock``).
+
+Bakes the default answers into a temporary folder, puts the template's current lock beside the
+baked ``pyproject.toml`` (so uv keeps every version it can), runs ``uv lock``, and writes the
+result back with the project's own name turned into the Cookiecutter expression. The dependency
+list does not depend on any answer, so one lock serves every generated project; a template test
+checks that a fresh bake's lock is in sync (``uv lock --check``).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from cookiecutter.main import cookiecutter
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[1]
+TEMPLATE_LOCK = TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "uv.lock"
+NAME_EXPRESSION = "{{ cookiecutter.project_slug | replace('_', '-') }}"
+
+
+def project_name_line(name: str) -> str:
+    return f'name = "{name}"'
+
+
+def render(lock: str, name: str) -> str:
+    """The template's lock as a project called ``name`` would have it."""
+    return lock.replace(project_name_line(NAME_EXPRESSION), project_name_line(name))
+
+
+def templatize(lock: str, name: str) -> str:
+    """The baked project's lock with its own name replaced by the Cookiecutter expression."""
+    line = re.compile(rf"^{re.escape(project_name_line(name))}$", re.MULTILINE)
+    found = len(line.findall(lock))
+    if found != 1:
+        raise SystemExit(f"uv.lock: expected the project {name!r} once, found it {found} times")
+    return line.sub(project_name_line(NAME_EXPRESSION), lock)
+
+
+def uv() -> str:
+    found = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    if not found:
+        raise SystemExit("uv is not installed: run `make lock` (it installs the template's tools)")
+    return found
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as out:
+        project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=out))
+        name = project.name.replace("_", "-")
+        if TEMPLATE_LOCK.exists():
+            (project / "uv.lock").write_text(render(TEMPLATE_LOCK.read_text(), name))
+        subprocess.run([uv(), "lock", *sys.argv[1:]], cwd=project, check=True)
+        TEMPLATE_LOCK.write_text(templatize((project / "uv.lock").read_text(), name))
+    print(f"Wrote {TEMPLATE_LOCK.relative_to(TEMPLATE_DIR)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
