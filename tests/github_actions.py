@@ -157,6 +157,7 @@ class StepResult:
     stdout: str
     stderr: str
     outputs: dict[str, str] = field(default_factory=dict)
+    path_additions: list[str] = field(default_factory=list)
 
     @property
     def output(self) -> str:
@@ -245,6 +246,8 @@ def run_step(
     """Run one `run:` step as the runner would, after the workflow/job/step env is resolved.
 
     ``overrides`` replaces resolved variables (e.g. DAGSTER_CLOUD_URL -> the local stand-in).
+    Folders the step appends to GITHUB_PATH come back in ``path_additions`` (the caller puts
+    them first on PATH for the next steps, as the runner does).
     """
     env = dict(base_env)
     for scope in (workflow.get("env") or {}, job.get("env") or {}, step.get("env") or {}):
@@ -254,6 +257,9 @@ def run_step(
     output_file = cwd.parent / f"github-output-{os.getpid()}-{id(step)}"
     output_file.write_text("")
     env["GITHUB_OUTPUT"] = str(output_file)
+    path_file = cwd.parent / f"github-path-{os.getpid()}-{id(step)}"
+    path_file.write_text("")
+    env["GITHUB_PATH"] = str(path_file)
     completed = subprocess.run(
         ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
         cwd=cwd,
@@ -264,9 +270,13 @@ def run_step(
     )
     outputs = parse_outputs(output_file)
     output_file.unlink()
+    path_additions = [line for line in path_file.read_text().splitlines() if line.strip()]
+    path_file.unlink()
     if step.get("id"):
         context["steps"][step["id"]] = {"outputs": outputs}
-    return StepResult(step.get("name", ""), completed.returncode, completed.stdout, completed.stderr, outputs)
+    return StepResult(
+        step.get("name", ""), completed.returncode, completed.stdout, completed.stderr, outputs, path_additions
+    )
 
 
 def job_outputs(job: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, str]:

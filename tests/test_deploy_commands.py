@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,9 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import GITHUB, TEMPLATE_DIR, install_project, venv_bin
+from conftest import GITHUB, GITLAB, TEMPLATE_DIR, install_project, venv_bin
+from test_ci_files import gitlab_ci_local  # noqa: F401 (the fixture)
+from test_deploy_artifacts import RUN_SELECTION
 from dagster_plus_standin import DagsterPlusStandIn, serve
 from github_actions import (
     StepResult,
@@ -160,6 +163,8 @@ class GitHubJob:
             lines = [line for line in step["run"].splitlines() if line.strip() not in skip]
             result = run_step({**step, "run": "\n".join(lines)}, self.workflow, job, self.context, self.project, self.env, self.overrides)
             results.append(result)
+            for folder in result.path_additions:
+                self.env["PATH"] = f"{folder}{os.pathsep}{self.env['PATH']}"
             if result.returncode != 0:
                 status = "failure"
         self.last_outputs = job_outputs(job, self.context)
@@ -304,3 +309,308 @@ def test_github_comment_job_keeps_one_comment_with_the_links(
     assert "**SUCCESS**" in posted["body"] and "/feature-1/runs/0123456789" in posted["body"]
     assert head_sha[:12] in posted["body"]
     assert {r.token for r in standin.requests} == {standin.code_host_token}
+
+
+# --- GitHub: the serverless branch deploy itself (real PEX build, uploaded to the stand-in) ----
+
+# The deploy job installs with `make install` into the checkout's .venv; here the session's
+# shared environment (installed from the same uv.lock) is that .venv, so that line is skipped.
+INSTALLED_BY_THE_SESSION = ("make install",)
+
+
+def locked_versions(project: Path) -> dict[str, str]:
+    lock = tomllib.loads((project / "uv.lock").read_text())
+    return {package["name"]: package["version"] for package in lock["package"] if "version" in package}
+
+
+def distribution_name_and_version(filename: str) -> tuple[str, str]:
+    """`dagster_cloud-1.13.27-py3-none-any.whl` -> ("dagster-cloud", "1.13.27") (PEP 503 name)."""
+    name, version = filename.split("-")[:2]
+    return name.replace("_", "-").replace(".", "-").lower(), version
+
+
+def test_github_serverless_branch_deploy_builds_uploads_and_deploys_a_pex(
+    github_project: tuple[Path, str], standin: DagsterPlusStandIn, tmp_path: Path
+) -> None:
+    """deploy-branch's own steps: `make package`, `dg plus deploy start`, the PEX build with the
+    pinned CLI (`--pex-build-method local`, dependencies resolved from PyPI), its upload, and
+    `dg plus deploy finish`. Then the uploaded PEX pair alone loads the definitions."""
+    project, head_sha = github_project
+    job = GitHubJob(project, standin, "pull_request", pull_request(head_sha))
+    assert job.runs("deploy-branch")
+    job.env["PATH"] = f"{venv_bin()}{os.pathsep}{job.env['PATH']}"
+    job.env["VENV"] = str(venv_bin().parent)
+    # pex keeps what it downloads here between runs (a fresh CI machine downloads it all once).
+    job.env["PEX_ROOT"] = str(venv_bin().parents[1] / "pex-root")
+
+    started = time.monotonic()
+    results = job.run("deploy-branch", skip=INSTALLED_BY_THE_SESSION)
+    seconds = time.monotonic() - started
+    for result in results:
+        assert result.returncode == 0, f"{result.name}:\n{result.output[-6000:]}"
+    build = next(r for r in results if "Build and upload" in r.name)
+    print(f"\ndeploy-branch steps took {seconds:.0f} s; {build.stdout.splitlines()[-1]}")
+
+    # start: the branch deployment for this pull request, with its commit.
+    branch = standin.branch_deployments[(REPO, FEATURE_BRANCH)]
+    assert (branch.status, branch.pull_request_number, branch.commit_hash) == ("OPEN", str(PR_NUMBER), head_sha)
+    assert job.last_outputs == {
+        "deployment": branch.name,
+        "deployment-url": f"{standin.base_url}/{branch.name}",
+    }
+    # build-and-push: both PEX files reached the upload URLs Dagster+ handed out.
+    deps = next(name for name in standin.uploads if name.startswith("deps-"))
+    source = next(name for name in standin.uploads if name.startswith("source-"))
+    assert standin.uploads[deps] > 50_000_000 and standin.uploads[source] > 0
+    # finish: the location now points at them, with the git metadata of the pull request.
+    (deployed,) = standin.deployed_documents
+    (location,) = deployed["locations"]
+    assert deployed["deployment"] == branch.name
+    assert location["location_name"] == "acme_data"
+    assert location["code_source"] == {"module_name": "acme_data.definitions"}
+    assert location["pex_metadata"] == {
+        "pex_tag": f"files={deps}:{source}",
+        "python_version": (project / ".python-version").read_text().strip(),
+    }
+    assert location["git"]["url"] == f"https://github.com/{REPO}/tree/{head_sha}"
+    assert location["git"]["commit_hash"] == head_sha
+    # Every Dagster+ call carried the token given to exactly these steps.
+    assert {r.token for r in standin.requests} == {standin.token}
+
+    # The dependencies are exactly uv.lock's versions (the step exports the lock for the build).
+    uploads = standin.upload_dir
+    assert uploads is not None
+    with zipfile.ZipFile(uploads / deps) as pex:
+        distributions = json.loads(pex.read("PEX-INFO"))["distributions"]
+    locked = locked_versions(project)
+    resolved = dict(distribution_name_and_version(name) for name in distributions)
+    assert resolved["dagster"] == locked["dagster"] and resolved["dbt-core"] == locked["dbt-core"]
+    assert {name: version for name, version in resolved.items() if locked.get(name) != version} == {}
+
+    # What Serverless runs, set up by the Serverless agent's own code, no checkout anywhere near.
+    runtime = serverless_runtime(uploads, location["pex_metadata"], tmp_path / "agent")
+    validate = in_serverless_runtime(runtime, ["definitions", "validate", "-m", "acme_data.definitions"])
+    assert "Validation successful" in validate.stdout + validate.stderr
+    warehouse = tmp_path / "agent" / "warehouse.duckdb"
+    materialize = in_serverless_runtime(
+        runtime,
+        ["asset", "materialize", "-m", "acme_data.definitions", "--select", RUN_SELECTION],
+        LOCAL_DUCKDB_PATH=str(warehouse),
+    )
+    assert "RUN_SUCCESS" in materialize.stdout + materialize.stderr
+    counts = in_serverless_runtime(
+        runtime,
+        ["-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+         "print(*(c.execute(f'select count(*) from {t}').fetchone()[0] "
+         "for t in ('hackernews.comments', 'staging.stg_comments')))", str(warehouse)],
+        module=False,
+    )
+    comments, staged = (int(n) for n in counts.stdout.split())
+    assert comments > 0 and 0 < staged <= comments
+
+
+# The Serverless agent (dagster_cloud.pex.grpc.server.registry.PexS3Registry, in the pinned
+# dagster-cloud) unpacks each PEX into its own venv with `pex-tools ... venv`, then starts the
+# source venv's entrypoint with PATH and PYTHONPATH over both venvs. This runs that code on the
+# uploaded files (already local: no S3) and reports what it would launch.
+SERVERLESS_AGENT = """
+import json, sys
+from dagster_cloud.pex.grpc.server.registry import PexS3Registry
+from dagster_cloud_cli.core.workspace import PexMetadata
+
+files, pex_tag, python_version = sys.argv[1:]
+executable = PexS3Registry(files).get_pex_executable(PexMetadata(pex_tag=pex_tag, python_version=python_version))
+print(json.dumps({"entrypoint": executable.source_path, "environ": executable.environ,
+                  "working_directory": executable.working_directory}))
+"""
+
+
+def serverless_runtime(files: Path, pex_metadata: dict[str, str], root: Path) -> dict[str, Any]:
+    root.mkdir()
+    completed = subprocess.run(
+        [str(venv_bin() / "python"), "-c", SERVERLESS_AGENT, str(files), pex_metadata["pex_tag"],
+         pex_metadata["python_version"]],
+        cwd=root,
+        env={"PATH": f"{venv_bin()}:/usr/bin:/bin", "HOME": str(root), "S3_PEX_DISABLED": "1",
+             "VENVS_ROOT": str(root / "venvs"), "PEX_ROOT": str(root / "pex-root")},
+        capture_output=True, text=True, timeout=900,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    runtime: dict[str, Any] = json.loads(completed.stdout.splitlines()[-1])
+    # Only the two venvs' folders on PATH, then the system's: nothing of the checkout or its venv.
+    venv_bins = [p for p in runtime["environ"]["PATH"].split(":") if p.startswith(str(root))]
+    runtime["environ"]["PATH"] = ":".join([*venv_bins, "/usr/bin", "/bin"])
+    runtime["cwd"] = runtime["working_directory"] or str(root)
+    return runtime
+
+
+def in_serverless_runtime(
+    runtime: dict[str, Any], args: list[str], module: bool = True, **env: str
+) -> subprocess.CompletedProcess[str]:
+    completed = subprocess.run(
+        [runtime["entrypoint"], *(["-m", "dagster"] if module else []), *args],
+        cwd=runtime["cwd"],
+        env={"HOME": runtime["cwd"], "DAGSTER_HOME": runtime["cwd"], **runtime["environ"], **env},
+        capture_output=True, text=True, timeout=900,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    return completed
+
+
+# --- GitLab: clone_prod and close_branch, run by gitlab-ci-local -----------------------------
+
+GITLAB_PROJECT_ID = "42"
+
+
+@pytest.fixture
+def gitlab_mr_project(tmp_path: Path, generated_venv: Path) -> Path:
+    """The GitLab combination test_ci_files.py runs, committed on a merge request's branch."""
+    from cookiecutter.main import cookiecutter
+
+    project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=str(tmp_path), extra_context=GITLAB))
+    git(project, "init", "-q", "-b", FEATURE_BRANCH)
+    git(project, "remote", "add", "origin", "https://gitlab.example.com/acme/acme_data.git")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "Better marts")
+    return project
+
+
+def gitlab_job(
+    gitlab_ci_local: Path, project: Path, standin: DagsterPlusStandIn, job: str, **variables: str
+) -> subprocess.CompletedProcess[str]:
+    """Run one job of .gitlab-ci.yml as a merge request pipeline would, Dagster+ and GitLab's
+    API being the local stand-in. Variables a merge request pipeline or the project's CI/CD
+    settings would provide are passed in."""
+    predefined = {
+        "CI_PIPELINE_SOURCE": "merge_request_event",
+        "CI_MERGE_REQUEST_IID": str(PR_NUMBER),
+        "CI_MERGE_REQUEST_PROJECT_ID": GITLAB_PROJECT_ID,
+        "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": GITLAB_PROJECT_ID,
+        "CI_PROJECT_ID": GITLAB_PROJECT_ID,
+        "CI_API_V4_URL": f"{standin.base_url}/gitlab/api/v4",
+    }
+    settings = {
+        "DAGSTER_CLOUD_URL": standin.base_url,
+        "DAGSTER_CLOUD_API_TOKEN": standin.token,
+        "DAGSTER_PLUS_POLL_SECONDS": "0.2",
+        # uv's own cache on this machine (the job's cache folder would start empty every run).
+        "UV_CACHE_DIR": subprocess.run(["uv", "cache", "dir"], capture_output=True, text=True,
+                                       env={**os.environ, "PATH": base_env(project, standin)["PATH"]}).stdout.strip(),
+    }
+    args = ["gitlab-ci-local", "--force-shell-executor", "--ignore-predefined-vars", ",".join(predefined)]
+    for key, value in {**predefined, **settings, **variables}.items():
+        args += ["--variable", f"{key}={value}"]
+    env = base_env(project, standin)
+    env["PATH"] = f"{gitlab_ci_local}{os.pathsep}{env['PATH']}"
+    return subprocess.run(
+        [*args, job],
+        cwd=project, env=env, capture_output=True, text=True, timeout=600,
+    )
+
+
+def test_gitlab_clone_job_fails_unless_the_run_succeeds_and_notes_the_links(
+    gitlab_ci_local: Path, gitlab_mr_project: Path, standin: DagsterPlusStandIn
+) -> None:
+    deployment = standin.add_branch_deployment("acme_data", FEATURE_BRANCH)
+    # What deploy_branch's dotenv report hands on, and the optional project access token.
+    links = {
+        "DAGSTER_PLUS_DEPLOYMENT": deployment,
+        "DAGSTER_PLUS_DEPLOYMENT_URL": f"{standin.base_url}/{deployment}",
+        "GITLAB_API_TOKEN": standin.code_host_token,
+    }
+    for outcome in ("FAILURE", "SUCCESS"):
+        standin.run_outcomes["clone_prod"] = outcome
+        result = gitlab_job(gitlab_ci_local, gitlab_mr_project, standin, "clone_prod", **links)
+        output = result.stdout + result.stderr
+        assert (result.returncode == 0) == (outcome == "SUCCESS"), output[-4000:]
+        run = list(standin.runs.values())[-1]
+        assert (run.deployment, run.job) == (deployment, "clone_prod")
+        assert f"{standin.base_url}/{deployment}/runs/{run.run_id}" in output
+    assert len(standin.runs) == 2
+    (note,) = standin.comments[f"{GITLAB_PROJECT_ID}#{PR_NUMBER}"]  # added once, then updated
+    assert "**SUCCESS**" in note["body"] and f"/{deployment}/runs/{run.run_id}" in note["body"]
+
+
+def test_gitlab_clone_job_fails_clearly_without_a_branch_deployment(
+    gitlab_ci_local: Path, gitlab_mr_project: Path, standin: DagsterPlusStandIn
+) -> None:
+    result = gitlab_job(gitlab_ci_local, gitlab_mr_project, standin, "clone_prod")
+    assert result.returncode != 0
+    assert (
+        "error: no Dagster+ branch deployment for acme_data branch 'feature/better-marts': "
+        "the branch deploy job creates it (did it run and succeed?)"
+    ) in result.stdout
+    assert "Traceback" not in result.stdout and standin.runs == {}
+
+
+def test_gitlab_close_job_drops_the_clone_and_marks_merged_or_closed(
+    gitlab_ci_local: Path, gitlab_mr_project: Path, standin: DagsterPlusStandIn
+) -> None:
+    deployment = standin.add_branch_deployment("acme_data", FEATURE_BRANCH)
+    # With GITLAB_API_TOKEN the merge request's state comes from GitLab's API.
+    standin.merge_request_states[str(PR_NUMBER)] = "merged"
+    merged = gitlab_job(
+        gitlab_ci_local, gitlab_mr_project, standin, "close_branch", GITLAB_API_TOKEN=standin.code_host_token
+    )
+    assert merged.returncode == 0, (merged.stdout + merged.stderr)[-4000:]
+    (drop,) = standin.runs.values()
+    assert (drop.deployment, drop.job) == (deployment, "drop_prod_clone")
+    assert standin.branch_deployments[("acme_data", FEATURE_BRANCH)].history == ["MERGED"]
+
+    # A failed drop fails the job (exit 1; `allow_failure` shows it as a warning, so the manual
+    # stop job never blocks the pipeline), and the branch deployment is marked closed all the same
+    # (without the token, git decides: this branch is not on the default branch: CLOSED).
+    standin.run_outcomes["drop_prod_clone"] = "FAILURE"
+    failed = gitlab_job(gitlab_ci_local, gitlab_mr_project, standin, "close_branch")
+    assert re.search(r"close_branch finished in .* WARN 1 ", failed.stdout + failed.stderr), failed.stdout[-4000:]
+    assert "drop_prod_clone run" in failed.stdout and "ended FAILURE" in failed.stdout
+    assert standin.branch_deployments[("acme_data", FEATURE_BRANCH)].history == ["MERGED", "CLOSED"]
+
+
+def test_gitlab_close_job_without_a_branch_deployment_has_nothing_to_drop(
+    gitlab_ci_local: Path, gitlab_mr_project: Path, standin: DagsterPlusStandIn
+) -> None:
+    result = gitlab_job(gitlab_ci_local, gitlab_mr_project, standin, "close_branch")
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "Nothing to do for drop_prod_clone" in result.stdout and "Nothing to close" in result.stdout
+    assert standin.runs == {} and standin.operations("createOrUpdateBranchDeployment") == []
+
+
+@pytest.mark.parametrize("merged", [True, False], ids=["merged", "closed"])
+def test_gitlab_close_without_api_token_asks_git_whether_the_branch_was_merged(
+    tmp_path: Path, standin: DagsterPlusStandIn, generated_venv: Path, merged: bool
+) -> None:
+    """Without GITLAB_API_TOKEN, `close` fetches the default branch and marks MERGED when the
+    merge request's head commit is on it (merge commits and fast-forwards; squash merges
+    read as CLOSED: docs/branch-deployments.md)."""
+    origin = tmp_path / "origin.git"
+    work = tmp_path / "work"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    work.mkdir()
+    git(work, "init", "-q", "-b", "main")
+    git(work, "commit", "-q", "--allow-empty", "-m", "start")
+    git(work, "checkout", "-q", "-b", FEATURE_BRANCH)
+    git(work, "commit", "-q", "--allow-empty", "-m", "feature")
+    head = git(work, "rev-parse", "HEAD")
+    git(work, "checkout", "-q", "main")
+    if merged:
+        git(work, "merge", "-q", "--no-ff", "-m", "Merge", FEATURE_BRANCH)
+    git(work, "push", "-q", str(origin), "main", FEATURE_BRANCH)
+    checkout = tmp_path / "checkout"
+    git(tmp_path, "clone", "-q", "--depth", "1", "--branch", FEATURE_BRANCH, f"file://{origin}", str(checkout))
+    script = TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "ci" / "dagster_plus.py"
+    standin.add_branch_deployment("acme_data", FEATURE_BRANCH)
+    env = {
+        "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GITLAB_CI": "true",
+        "CI_COMMIT_SHA": head, "CI_COMMIT_REF_NAME": FEATURE_BRANCH, "CI_DEFAULT_BRANCH": "main",
+        "CI_JOB_URL": "https://gitlab.example.com/acme/acme_data/-/jobs/1", "CI_PROJECT_NAME": "acme_data",
+        "CI_PROJECT_URL": "https://gitlab.example.com/acme/acme_data", "CI_MERGE_REQUEST_IID": str(PR_NUMBER),
+        "DAGSTER_CLOUD_URL": standin.base_url, "DAGSTER_CLOUD_API_TOKEN": standin.token,
+    }
+    result = subprocess.run(
+        [str(venv_bin() / "python"), str(script), "close"], cwd=checkout, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    expected = "MERGED" if merged else "CLOSED"
+    assert standin.branch_deployments[("acme_data", FEATURE_BRANCH)].history == [expected]
+    assert result.stdout.strip().endswith(f"{expected}.")
