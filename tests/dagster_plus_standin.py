@@ -262,7 +262,7 @@ class DagsterPlusStandIn:
                 thread.append(comment)
                 return 201, comment
         if (github_edit and method == "PATCH") or (gitlab_edit and method == "PUT"):
-            comment_id = int((github_edit or gitlab_edit).group(github_edit and 2 or 3))  # type: ignore[union-attr]
+            comment_id = int((github_edit or gitlab_edit).group((github_edit and 2) or 3))  # type: ignore[union-attr]
             for thread in self.comments.values():
                 for comment in thread:
                     if comment["id"] == comment_id:

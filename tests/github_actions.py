@@ -84,7 +84,9 @@ def evaluate(expression: str, context: Mapping[str, Any], status: str = "success
         elif token.group("number") is not None:
             python.append(f"_V({token.group('number')})")
         elif token.group("op") is not None:
-            python.append({"&&": " and ", "||": " or ", "!": " not "}.get(token.group("op"), token.group("op")))
+            python.append(
+                {"&&": " and ", "||": " or ", "!": " not "}.get(token.group("op"), token.group("op"))
+            )
         else:
             name = token.group("name")
             is_call = index + 1 < len(tokens) and tokens[index + 1].group("op") == "("
@@ -275,7 +277,12 @@ def run_step(
     if step.get("id"):
         context["steps"][step["id"]] = {"outputs": outputs}
     return StepResult(
-        step.get("name", ""), completed.returncode, completed.stdout, completed.stderr, outputs, path_additions
+        step.get("name", ""),
+        completed.returncode,
+        completed.stdout,
+        completed.stderr,
+        outputs,
+        path_additions,
     )
 
 

@@ -26,8 +26,6 @@ import pytest
 import yaml
 
 from conftest import GITHUB, GITLAB, TEMPLATE_DIR, install_project, venv_bin
-from test_ci_files import gitlab_ci_local  # noqa: F401 (the fixture)
-from test_deploy_artifacts import RUN_SELECTION
 from dagster_plus_standin import DagsterPlusStandIn, serve
 from github_actions import (
     StepResult,
@@ -38,6 +36,7 @@ from github_actions import (
     run_step,
     runner_env,
 )
+from test_deploy_artifacts import RUN_SELECTION
 
 HEAD_SHA_PLACEHOLDER = "HEAD"
 FEATURE_BRANCH = "feature/better-marts"
@@ -143,7 +142,10 @@ class GitHubJob:
         )
         self.env = {**base_env(project, standin), **runner_env(self.context, project.parent, event)}
         # Where the workflow's own URLs would point: Dagster+ and the GitHub API, here local.
-        self.overrides = {"DAGSTER_CLOUD_URL": standin.base_url, "GITHUB_API_URL": f"{standin.base_url}/github"}
+        self.overrides = {
+            "DAGSTER_CLOUD_URL": standin.base_url,
+            "GITHUB_API_URL": f"{standin.base_url}/github",
+        }
 
     def runs(self, job_name: str) -> bool:
         return condition(self.workflow["jobs"][job_name].get("if"), self.context)
@@ -161,7 +163,15 @@ class GitHubJob:
             if "run" not in step or not condition(step.get("if"), self.context, status):
                 continue
             lines = [line for line in step["run"].splitlines() if line.strip() not in skip]
-            result = run_step({**step, "run": "\n".join(lines)}, self.workflow, job, self.context, self.project, self.env, self.overrides)
+            result = run_step(
+                {**step, "run": "\n".join(lines)},
+                self.workflow,
+                job,
+                self.context,
+                self.project,
+                self.env,
+                self.overrides,
+            )
             results.append(result)
             for folder in result.path_additions:
                 self.env["PATH"] = f"{folder}{os.pathsep}{self.env['PATH']}"
@@ -171,10 +181,18 @@ class GitHubJob:
         return results
 
 
-def pull_request(head_sha: str, action: str = "synchronize", merged: bool = False, **kwargs: Any) -> dict[str, Any]:
+def pull_request(
+    head_sha: str, action: str = "synchronize", merged: bool = False, **kwargs: Any
+) -> dict[str, Any]:
     return github_event(
-        event_name="pull_request", action=action, head_ref=FEATURE_BRANCH, head_sha=head_sha,
-        number=PR_NUMBER, merged=merged, repository=REPO, **kwargs,
+        event_name="pull_request",
+        action=action,
+        head_ref=FEATURE_BRANCH,
+        head_sha=head_sha,
+        number=PR_NUMBER,
+        merged=merged,
+        repository=REPO,
+        **kwargs,
     )
 
 
@@ -230,11 +248,31 @@ def test_pinned_cli_job_launch_wait_exits_0_on_a_failed_run(
     project, _ = github_project
     deployment = standin.add_branch_deployment(REPO, FEATURE_BRANCH)
     standin.run_outcomes["clone_prod"] = "FAILURE"
-    env = {**base_env(project, standin), "DAGSTER_CLOUD_URL": standin.base_url, "DAGSTER_CLOUD_API_TOKEN": standin.token}
+    env = {
+        **base_env(project, standin),
+        "DAGSTER_CLOUD_URL": standin.base_url,
+        "DAGSTER_CLOUD_API_TOKEN": standin.token,
+    }
     result = subprocess.run(
-        [str(venv_bin() / "dagster-cloud"), "job", "launch", "--deployment", deployment,
-         "--location", "acme_data", "--job", "clone_prod", "--wait", "--interval", "1"],
-        cwd=project, env=env, capture_output=True, text=True, timeout=120,
+        [
+            str(venv_bin() / "dagster-cloud"),
+            "job",
+            "launch",
+            "--deployment",
+            deployment,
+            "--location",
+            "acme_data",
+            "--job",
+            "clone_prod",
+            "--wait",
+            "--interval",
+            "1",
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert "failed with status 'FAILURE'" in result.stdout
     assert result.returncode == 0
@@ -294,8 +332,16 @@ def test_github_comment_job_keeps_one_comment_with_the_links(
     project, head_sha = github_project
     job = GitHubJob(project, standin, "pull_request", pull_request(head_sha))
     needs = {
-        "deploy-branch": {"outputs": {"deployment": "feature-1", "deployment-url": "https://acme.dagster.cloud/feature-1"}},
-        "clone-prod": {"outputs": {"run-id": "0123456789", "run-url": "https://acme.dagster.cloud/feature-1/runs/0123456789", "run-status": "FAILURE"}},
+        "deploy-branch": {
+            "outputs": {"deployment": "feature-1", "deployment-url": "https://acme.dagster.cloud/feature-1"}
+        },
+        "clone-prod": {
+            "outputs": {
+                "run-id": "0123456789",
+                "run-url": "https://acme.dagster.cloud/feature-1/runs/0123456789",
+                "run-status": "FAILURE",
+            }
+        },
     }
     assert condition(job.workflow["jobs"]["comment"]["if"], {**job.context, "needs": needs}, status="failure")
 
@@ -353,7 +399,11 @@ def test_github_serverless_branch_deploy_builds_uploads_and_deploys_a_pex(
 
     # start: the branch deployment for this pull request, with its commit.
     branch = standin.branch_deployments[(REPO, FEATURE_BRANCH)]
-    assert (branch.status, branch.pull_request_number, branch.commit_hash) == ("OPEN", str(PR_NUMBER), head_sha)
+    assert (branch.status, branch.pull_request_number, branch.commit_hash) == (
+        "OPEN",
+        str(PR_NUMBER),
+        head_sha,
+    )
     assert job.last_outputs == {
         "deployment": branch.name,
         "deployment-url": f"{standin.base_url}/{branch.name}",
@@ -400,9 +450,13 @@ def test_github_serverless_branch_deploy_builds_uploads_and_deploys_a_pex(
     assert "RUN_SUCCESS" in materialize.stdout + materialize.stderr
     counts = in_serverless_runtime(
         runtime,
-        ["-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
-         "print(*(c.execute(f'select count(*) from {t}').fetchone()[0] "
-         "for t in ('hackernews.comments', 'staging.stg_comments')))", str(warehouse)],
+        [
+            "-c",
+            "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+            "print(*(c.execute(f'select count(*) from {t}').fetchone()[0] "
+            "for t in ('hackernews.comments', 'staging.stg_comments')))",
+            str(warehouse),
+        ],
         module=False,
     )
     comments, staged = (int(n) for n in counts.stdout.split())
@@ -419,7 +473,8 @@ from dagster_cloud.pex.grpc.server.registry import PexS3Registry
 from dagster_cloud_cli.core.workspace import PexMetadata
 
 files, pex_tag, python_version = sys.argv[1:]
-executable = PexS3Registry(files).get_pex_executable(PexMetadata(pex_tag=pex_tag, python_version=python_version))
+metadata = PexMetadata(pex_tag=pex_tag, python_version=python_version)
+executable = PexS3Registry(files).get_pex_executable(metadata)
 print(json.dumps({"entrypoint": executable.source_path, "environ": executable.environ,
                   "working_directory": executable.working_directory}))
 """
@@ -428,12 +483,25 @@ print(json.dumps({"entrypoint": executable.source_path, "environ": executable.en
 def serverless_runtime(files: Path, pex_metadata: dict[str, str], root: Path) -> dict[str, Any]:
     root.mkdir()
     completed = subprocess.run(
-        [str(venv_bin() / "python"), "-c", SERVERLESS_AGENT, str(files), pex_metadata["pex_tag"],
-         pex_metadata["python_version"]],
+        [
+            str(venv_bin() / "python"),
+            "-c",
+            SERVERLESS_AGENT,
+            str(files),
+            pex_metadata["pex_tag"],
+            pex_metadata["python_version"],
+        ],
         cwd=root,
-        env={"PATH": f"{venv_bin()}:/usr/bin:/bin", "HOME": str(root), "S3_PEX_DISABLED": "1",
-             "VENVS_ROOT": str(root / "venvs"), "PEX_ROOT": str(root / "pex-root")},
-        capture_output=True, text=True, timeout=900,
+        env={
+            "PATH": f"{venv_bin()}:/usr/bin:/bin",
+            "HOME": str(root),
+            "S3_PEX_DISABLED": "1",
+            "VENVS_ROOT": str(root / "venvs"),
+            "PEX_ROOT": str(root / "pex-root"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     runtime: dict[str, Any] = json.loads(completed.stdout.splitlines()[-1])
@@ -451,7 +519,9 @@ def in_serverless_runtime(
         [runtime["entrypoint"], *(["-m", "dagster"] if module else []), *args],
         cwd=runtime["cwd"],
         env={"HOME": runtime["cwd"], "DAGSTER_HOME": runtime["cwd"], **runtime["environ"], **env},
-        capture_output=True, text=True, timeout=900,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
     return completed
@@ -467,7 +537,9 @@ def gitlab_mr_project(tmp_path: Path, generated_venv: Path) -> Path:
     """The GitLab combination test_ci_files.py runs, committed on a merge request's branch."""
     from cookiecutter.main import cookiecutter
 
-    project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=str(tmp_path), extra_context=GITLAB))
+    project = Path(
+        cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=str(tmp_path), extra_context=GITLAB)
+    )
     git(project, "init", "-q", "-b", FEATURE_BRANCH)
     git(project, "remote", "add", "origin", "https://gitlab.example.com/acme/acme_data.git")
     git(project, "add", "-A")
@@ -494,8 +566,12 @@ def gitlab_job(
         "DAGSTER_CLOUD_API_TOKEN": standin.token,
         "DAGSTER_PLUS_POLL_SECONDS": "0.2",
         # uv's own cache on this machine (the job's cache folder would start empty every run).
-        "UV_CACHE_DIR": subprocess.run(["uv", "cache", "dir"], capture_output=True, text=True,
-                                       env={**os.environ, "PATH": base_env(project, standin)["PATH"]}).stdout.strip(),
+        "UV_CACHE_DIR": subprocess.run(
+            ["uv", "cache", "dir"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PATH": base_env(project, standin)["PATH"]},
+        ).stdout.strip(),
     }
     args = ["gitlab-ci-local", "--force-shell-executor", "--ignore-predefined-vars", ",".join(predefined)]
     for key, value in {**predefined, **settings, **variables}.items():
@@ -504,7 +580,11 @@ def gitlab_job(
     env["PATH"] = f"{gitlab_ci_local}{os.pathsep}{env['PATH']}"
     return subprocess.run(
         [*args, job],
-        cwd=project, env=env, capture_output=True, text=True, timeout=600,
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -562,7 +642,9 @@ def test_gitlab_close_job_drops_the_clone_and_marks_merged_or_closed(
     # (without the token, git decides: this branch is not on the default branch: CLOSED).
     standin.run_outcomes["drop_prod_clone"] = "FAILURE"
     failed = gitlab_job(gitlab_ci_local, gitlab_mr_project, standin, "close_branch")
-    assert re.search(r"close_branch finished in .* WARN 1 ", failed.stdout + failed.stderr), failed.stdout[-4000:]
+    assert re.search(r"close_branch finished in .* WARN 1 ", failed.stdout + failed.stderr), failed.stdout[
+        -4000:
+    ]
     assert "drop_prod_clone run" in failed.stdout and "ended FAILURE" in failed.stdout
     assert standin.branch_deployments[("acme_data", FEATURE_BRANCH)].history == ["MERGED", "CLOSED"]
 
@@ -597,18 +679,31 @@ def test_gitlab_close_without_api_token_asks_git_whether_the_branch_was_merged(
         git(work, "merge", "-q", "--no-ff", "-m", "Merge", FEATURE_BRANCH)
     git(work, "push", "-q", str(origin), "main", FEATURE_BRANCH)
     checkout = tmp_path / "checkout"
-    git(tmp_path, "clone", "-q", "--depth", "1", "--branch", FEATURE_BRANCH, f"file://{origin}", str(checkout))
+    git(
+        tmp_path, "clone", "-q", "--depth", "1", "--branch", FEATURE_BRANCH, f"file://{origin}", str(checkout)
+    )
     script = TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "ci" / "dagster_plus.py"
     standin.add_branch_deployment("acme_data", FEATURE_BRANCH)
     env = {
-        "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GITLAB_CI": "true",
-        "CI_COMMIT_SHA": head, "CI_COMMIT_REF_NAME": FEATURE_BRANCH, "CI_DEFAULT_BRANCH": "main",
-        "CI_JOB_URL": "https://gitlab.example.com/acme/acme_data/-/jobs/1", "CI_PROJECT_NAME": "acme_data",
-        "CI_PROJECT_URL": "https://gitlab.example.com/acme/acme_data", "CI_MERGE_REQUEST_IID": str(PR_NUMBER),
-        "DAGSTER_CLOUD_URL": standin.base_url, "DAGSTER_CLOUD_API_TOKEN": standin.token,
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "GITLAB_CI": "true",
+        "CI_COMMIT_SHA": head,
+        "CI_COMMIT_REF_NAME": FEATURE_BRANCH,
+        "CI_DEFAULT_BRANCH": "main",
+        "CI_JOB_URL": "https://gitlab.example.com/acme/acme_data/-/jobs/1",
+        "CI_PROJECT_NAME": "acme_data",
+        "CI_PROJECT_URL": "https://gitlab.example.com/acme/acme_data",
+        "CI_MERGE_REQUEST_IID": str(PR_NUMBER),
+        "DAGSTER_CLOUD_URL": standin.base_url,
+        "DAGSTER_CLOUD_API_TOKEN": standin.token,
     }
     result = subprocess.run(
-        [str(venv_bin() / "python"), str(script), "close"], cwd=checkout, env=env, capture_output=True, text=True
+        [str(venv_bin() / "python"), str(script), "close"],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     expected = "MERGED" if merged else "CLOSED"

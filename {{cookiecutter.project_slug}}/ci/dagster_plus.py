@@ -69,7 +69,9 @@ def provider() -> str:
         return "github"
     if os.environ.get("GITLAB_CI"):
         return "gitlab"
-    raise CiError("not running in GitHub Actions or GitLab CI (neither GITHUB_ACTION nor GITLAB_CI set)")
+    raise CiError(
+        "not running in GitHub Actions or GitLab CI (neither GITHUB_ACTION nor GITLAB_CI set)"
+    )
 
 
 def dagster_plus_url() -> str:
@@ -153,7 +155,9 @@ def graphql(url: str, deployment: str | None = None) -> Any:
     from dagster_cloud_cli import gql
 
     target = f"{url}/{deployment}" if deployment else url
-    return gql.graphql_client_from_url(target, require_env("DAGSTER_CLOUD_API_TOKEN"), deployment_name=deployment)
+    return gql.graphql_client_from_url(
+        target, require_env("DAGSTER_CLOUD_API_TOKEN"), deployment_name=deployment
+    )
 
 
 def find_branch_deployment(request: ChangeRequest) -> str | None:
@@ -166,7 +170,9 @@ def find_branch_deployment(request: ChangeRequest) -> str | None:
                 variable_values={"repoName": request.repo_name, "branchName": request.branch_name},
             )
     except Exception as error:  # the CLI raises its own error types for HTTP and GraphQL errors
-        raise CiError(f"could not ask Dagster+ ({url}) for the branch deployment: {error}") from error
+        raise CiError(
+            f"could not ask Dagster+ ({url}) for the branch deployment: {error}"
+        ) from error
     name = (result.get("data") or {}).get("getBranchDeploymentName")
     return str(name) if name else None
 
@@ -186,9 +192,13 @@ def launch_and_wait(deployment: str, job: str, interval: float, timeout: float) 
     location = require_env("CODE_LOCATION")
     try:
         with graphql(url, deployment) as client:
-            run_id = str(gql.launch_run(client, location, REPOSITORY_NAME, job, {}, {}, asset_keys=None))
+            run_id = str(
+                gql.launch_run(client, location, REPOSITORY_NAME, job, {}, {}, asset_keys=None)
+            )
     except Exception as error:
-        raise CiError(f"could not launch {job} in {deployment} (location {location}): {error}") from error
+        raise CiError(
+            f"could not launch {job} in {deployment} (location {location}): {error}"
+        ) from error
     print(f"Launched {job} in {deployment}: run {run_id}", flush=True)
     print(f"  {run_url(deployment, run_id)}", flush=True)
 
@@ -209,7 +219,9 @@ def launch_and_wait(deployment: str, job: str, interval: float, timeout: float) 
         if status in TERMINAL_RUN_STATUSES:
             return run_id, status
         if time.monotonic() > deadline:
-            print(f"Run {run_id} still {status} after {timeout:.0f} s: giving up waiting", flush=True)
+            print(
+                f"Run {run_id} still {status} after {timeout:.0f} s: giving up waiting", flush=True
+            )
             return run_id, status
         print(f"Run {run_id} is {status}...", flush=True)
 
@@ -271,7 +283,9 @@ def merged_per_git(project_dir: str) -> bool:
         check=False,
     )
     if fetch.returncode != 0:
-        print(f"Could not fetch {default_branch} to tell merged from closed: {fetch.stderr.strip()}")
+        print(
+            f"Could not fetch {default_branch} to tell merged from closed: {fetch.stderr.strip()}"
+        )
         return False
     ancestor = subprocess.run(
         ["git", "-C", project_dir, "merge-base", "--is-ancestor", head, "FETCH_HEAD"], check=False
@@ -317,15 +331,19 @@ def gitlab_merge_request_state() -> str | None:
 
 
 def upsert_comment(
-    list_url: str, create_url: str, edit_url: Callable[[int], str], edit_method: str, headers: Mapping[str, str], body: str
+    comments_url: str,
+    edit_url: Callable[[int], str],
+    edit_method: str,
+    headers: Mapping[str, str],
+    body: str,
 ) -> str:
     """Edit this script's earlier comment if there is one (first 100 comments), else add one."""
-    existing = http_json("GET", f"{list_url}?per_page=100", headers) or []
+    existing = http_json("GET", f"{comments_url}?per_page=100", headers) or []
     for comment in existing:
         if COMMENT_MARKER in str(comment.get("body", "")):
             http_json(edit_method, edit_url(int(comment["id"])), headers, {"body": body})
             return "updated"
-    http_json("POST", create_url, headers, {"body": body})
+    http_json("POST", comments_url, headers, {"body": body})
     return "added"
 
 
@@ -349,13 +367,22 @@ def comment_body(values: Mapping[str, str], commit: str, ci_url: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+OUTPUT_KEYS = (
+    "DAGSTER_PLUS_DEPLOYMENT",
+    "DAGSTER_PLUS_DEPLOYMENT_URL",
+    "DAGSTER_PLUS_RUN_ID",
+    "DAGSTER_PLUS_RUN_URL",
+    "DAGSTER_PLUS_RUN_STATUS",
+)
+
+
 def read_values(path: str | None) -> dict[str, str]:
-    """DAGSTER_PLUS_* values from the environment, overridden by a KEY=value file if given."""
-    values = {k: v for k, v in os.environ.items() if k.startswith("DAGSTER_PLUS_") and v}
+    """The --output values from the environment, overridden by a KEY=value file if given."""
+    values = {key: os.environ[key] for key in OUTPUT_KEYS if os.environ.get(key)}
     if path and Path(path).exists():
         for line in Path(path).read_text(encoding="utf-8").splitlines():
             key, sep, value = line.partition("=")
-            if sep and key.startswith("DAGSTER_PLUS_") and value:
+            if sep and key in OUTPUT_KEYS and value:
                 values[key] = value
     return values
 
@@ -369,7 +396,10 @@ def cmd_branch_deployment(args: argparse.Namespace) -> int:
     if name is None:
         raise CiError(missing_branch_deployment(request))
     print(f"Branch deployment {name}: {deployment_url(name)}")
-    write_outputs(args.output, {"DAGSTER_PLUS_DEPLOYMENT": name, "DAGSTER_PLUS_DEPLOYMENT_URL": deployment_url(name)})
+    write_outputs(
+        args.output,
+        {"DAGSTER_PLUS_DEPLOYMENT": name, "DAGSTER_PLUS_DEPLOYMENT_URL": deployment_url(name)},
+    )
     return 0
 
 
@@ -410,11 +440,15 @@ def cmd_close(args: argparse.Namespace) -> int:
 def cmd_comment(args: argparse.Namespace) -> int:
     values = read_values(args.values)
     if not values.get("DAGSTER_PLUS_DEPLOYMENT"):
-        raise CiError("no DAGSTER_PLUS_DEPLOYMENT value: the branch deploy job did not get that far")
+        raise CiError(
+            "no DAGSTER_PLUS_DEPLOYMENT value: the branch deploy job did not get that far"
+        )
     if provider() == "github":
         event = json.loads(Path(require_env("GITHUB_EVENT_PATH")).read_text(encoding="utf-8"))
         number = event["pull_request"]["number"]
-        repo = f"{require_env('GITHUB_API_URL').rstrip('/')}/repos/{require_env('GITHUB_REPOSITORY')}"
+        repo = (
+            f"{require_env('GITHUB_API_URL').rstrip('/')}/repos/{require_env('GITHUB_REPOSITORY')}"
+        )
         headers = {
             "Authorization": f"Bearer {require_env('GITHUB_TOKEN')}",
             "Accept": "application/vnd.github+json",
@@ -423,17 +457,21 @@ def cmd_comment(args: argparse.Namespace) -> int:
         ci_url = f"{require_env('GITHUB_SERVER_URL')}/{require_env('GITHUB_REPOSITORY')}/actions/runs/{require_env('GITHUB_RUN_ID')}"
         body = comment_body(values, event["pull_request"]["head"]["sha"], ci_url)
         comments = f"{repo}/issues/{number}/comments"
-        done = upsert_comment(comments, comments, lambda i: f"{repo}/issues/comments/{i}", "PATCH", headers, body)
+        done = upsert_comment(
+            comments, lambda i: f"{repo}/issues/comments/{i}", "PATCH", headers, body
+        )
         print(f"Pull request #{number}: comment {done}.")
         return 0
     api = gitlab_api()
     if api is None:
-        print("GITLAB_API_TOKEN is not set: the merge request shows the link as the environment's URL.")
+        print(
+            "GITLAB_API_TOKEN is not set: the merge request shows the link as the environment's URL."
+        )
         return 0
     base, headers = api
     body = comment_body(values, require_env("CI_COMMIT_SHA"), require_env("CI_JOB_URL"))
     notes = f"{base}/notes"
-    done = upsert_comment(notes, notes, lambda i: f"{notes}/{i}", "PUT", headers, body)
+    done = upsert_comment(notes, lambda i: f"{notes}/{i}", "PUT", headers, body)
     print(f"Merge request !{require_env('CI_MERGE_REQUEST_IID')}: note {done}.")
     return 0
 
@@ -443,7 +481,9 @@ def parser() -> argparse.ArgumentParser:
     main.add_argument("--project-dir", default=".", help="the checkout (default: current folder)")
     commands = main.add_subparsers(dest="command", required=True)
 
-    lookup = commands.add_parser("branch-deployment", help="print the branch deployment; fail if none")
+    lookup = commands.add_parser(
+        "branch-deployment", help="print the branch deployment; fail if none"
+    )
     lookup.add_argument("--output", help="append KEY=value lines to this file")
     lookup.set_defaults(func=cmd_branch_deployment)
 
