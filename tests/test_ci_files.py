@@ -503,7 +503,8 @@ def test_gitlab_test_job_runs_for_real(gitlab_ci_local: Path, gitlab_project: Pa
             "test",
         ],
         gitlab_project,
-        env={"PATH": f"{gitlab_ci_local}:{venv_bin()}:/usr/local/bin:/usr/bin:/bin"},
+        # The pinned uv is next to this interpreter (the job installs it only when missing).
+        env={"PATH": f"{gitlab_ci_local}:{venv_bin()}:{Path(tool('uv')).parent}:/usr/local/bin:/usr/bin:/bin"},
         timeout=1500,
         check=False,
     )
