@@ -14,6 +14,7 @@ from {{ cookiecutter.project_slug }} import local_pipeline, settings
 from {{ cookiecutter.project_slug }}.resources import dbt_executable
 
 DEPLOYMENT_VARIABLES = (
+    "DAGSTER_HOME",  # `make test` exports the project's instance: tests use throwaway ones
     "DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT",
     "DAGSTER_CLOUD_DEPLOYMENT_NAME",
     "DAGSTER_CLOUD_PULL_REQUEST_ID",

@@ -115,14 +115,39 @@ def synthetic_manifest() -> dict[str, Any]:
 
     nodes = [
         model("Orders", ["marts", "finance"], schema="Finance"),
+        model("elsewhere", ["marts"], schema="Reporting", database="ANALYTICS_DB"),
         model("tagged", ["marts"], tags=["marketing"]),
         model("overridden", ["staging"], meta={"dagster_group": "custom", "owner": ["team:core"]}),
         model("aliased", [], alias="Real_Name"),
         model("keyed", ["staging"], meta={"dagster": {"asset_key": ["elsewhere", "keyed"]}}),
     ]
+
+    def source(source_name: str, name: str, database: str, schema: str) -> dict[str, Any]:
+        return {
+            "unique_id": f"source.p.{source_name}.{name}",
+            "resource_type": "source",
+            "source_name": source_name,
+            "name": name,
+            "identifier": name,
+            "database": database,
+            "schema": schema,
+            "meta": {},
+            "config": {},
+            "fqn": ["p", source_name, name],
+            "tags": [],
+            "description": "",
+            "original_file_path": "models/_sources.yml",
+        }
+
+    # "x" is the database dbt gave every node naming none (the parse target's).
+    sources = [
+        source("crm", "Account", "RAW", "salesforce"),
+        source("crm_again", "Account", "RAW", "salesforce"),
+        source("events", "clicks", "x", "Web"),
+    ]
     return {
         "nodes": {n["unique_id"]: n for n in nodes},
-        "sources": {},
+        "sources": {s["unique_id"]: s for s in sources},
         "child_map": {},
         "parent_map": {},
         "metadata": {"project_name": "p"},
@@ -150,3 +175,31 @@ def test_synthetic_manifest_rules() -> None:
     assert by_id["model.p.aliased"].key == dg.AssetKey([PROD, "analytics", "real_name"])
     assert by_id["model.p.aliased"].group_name == "default"
     assert by_id["model.p.keyed"].key == dg.AssetKey(["elsewhere", "keyed"])
+
+
+def test_keys_follow_the_database_a_node_lives_in() -> None:
+    """A source declared in another database, and a model with a database of its own, are keyed
+    there; two sources naming one table are one key; the rest is production's."""
+    translator = ProjectDbtTranslator(physical_database="PRODUCTION_CLONE_7")
+    by_id = specs(synthetic_manifest(), translator)
+    account = dg.AssetKey(["raw", "salesforce", "account"])
+    assert by_id["source.p.crm.Account"].key == account
+    assert by_id["source.p.crm_again.Account"].key == account
+    assert by_id["source.p.events.clicks"].key == dg.AssetKey([PROD, "web", "clicks"])
+    elsewhere = by_id["model.p.elsewhere"]
+    assert elsewhere.key == dg.AssetKey(["analytics_db", "reporting", "elsewhere"])
+    # Linked where it lives, not into the pull request's clone of production.
+    assert "/databases/ANALYTICS_DB/schemas/REPORTING/" in str(elsewhere.metadata["dagster/uri"])
+    orders = by_id["model.p.Orders"]
+    assert "/databases/PRODUCTION_CLONE_7/schemas/FINANCE/" in str(orders.metadata["dagster/uri"])
+
+
+def test_get_asset_key_agrees_with_the_specs() -> None:
+    """dagster-dbt also asks ``get_asset_key`` alone (for test results it records as
+    observations): it must name the same assets, never dagster-dbt's default keys."""
+    manifest = synthetic_manifest()
+    translator = ProjectDbtTranslator()
+    by_id = specs(manifest, translator)
+    for uid, spec in by_id.items():
+        props = {**manifest["nodes"], **manifest["sources"]}[uid]
+        assert translator.get_asset_key(props) == spec.key, uid
