@@ -46,19 +46,17 @@ def materialize_everything(
 ) -> list[dg.ExecuteInProcessResult]:
     """In-process runs (DuckDB allows one writer at a time): every unpartitioned asset, then the
     partitioned ones for their last ``LOCAL_PARTITION_DAYS`` partitions in one run. Stops at the
-    first failed run."""
+    first failed run; a project with no assets at all runs nothing."""
     if get_environment() is not Environment.LOCAL:
         raise RuntimeError("local_pipeline runs only in LOCAL; use Dagster+ to run deployments")
     definitions = defs()
     graph = definitions.resolve_asset_graph()
-    partitioned = {key for key in graph.get_all_asset_keys() if graph.get(key).partitions_def}
-    stages: list[tuple[str, dg.AssetSelection, dg.PartitionsDefinition | None]] = [
-        (
-            "local_unpartitioned",
-            dg.AssetSelection.all() - dg.AssetSelection.keys(*partitioned),
-            None,
-        )
-    ]
+    everything = set(graph.get_all_asset_keys())
+    partitioned = {key for key in everything if graph.get(key).partitions_def}
+    stages: list[tuple[str, dg.AssetSelection, dg.PartitionsDefinition | None]] = []
+    if everything - partitioned:
+        unpartitioned = dg.AssetSelection.all() - dg.AssetSelection.keys(*partitioned)
+        stages.append(("local_unpartitioned", unpartitioned, None))
     if partitioned:
         partitions_def = graph.get(next(iter(partitioned))).partitions_def
         stages.append(("local_partitioned", dg.AssetSelection.keys(*partitioned), partitions_def))
