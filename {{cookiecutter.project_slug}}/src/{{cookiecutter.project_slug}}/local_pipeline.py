@@ -55,11 +55,11 @@ def materialize_everything(
     partitioned = {key for key in everything if graph.get(key).partitions_def}
     stages: list[tuple[str, dg.AssetSelection, dg.PartitionsDefinition | None]] = []
     if everything - partitioned:
-        unpartitioned = dg.AssetSelection.all() - dg.AssetSelection.keys(*partitioned)
+        unpartitioned = dg.AssetSelection.all() - dg.AssetSelection.assets(*partitioned)
         stages.append(("local_unpartitioned", unpartitioned, None))
     if partitioned:
         partitions_def = graph.get(next(iter(partitioned))).partitions_def
-        stages.append(("local_partitioned", dg.AssetSelection.keys(*partitioned), partitions_def))
+        stages.append(("local_partitioned", dg.AssetSelection.assets(*partitioned), partitions_def))
     results = []
     with (
         dg.instance_for_test()
