@@ -143,9 +143,9 @@ def test_definitions_load_with_only_what_the_project_has(own_project: Path, gene
     listed = json.loads(run(["dg", "list", "defs", "--json"], cwd=own_project).stdout)
     assert {asset["asset_key"] for asset in listed["assets"]} == EXPECTED_KEYS | {SOURCE_KEY}
     revenue = next(a for a in listed["assets"] if a["asset_key"] == "finance/reporting/revenue")
-    assert revenue["deps"] == ["production/analytics/customer_orders"]
+    assert revenue["dependency_keys"] == ["production/analytics/customer_orders"]
     orders = next(a for a in listed["assets"] if a["asset_key"] == "production/analytics/customer_orders")
-    assert set(orders["deps"]) == {"production/analytics/customers", SOURCE_KEY}
+    assert set(orders["dependency_keys"]) == {"production/analytics/customers", SOURCE_KEY}
     # No incremental model, snapshot or hourly test: no job or schedule for them.
     assert {job["name"] for job in listed["jobs"]} == {"dbt_models_job", "clone_prod", "drop_prod_clone"}
     assert {schedule["name"] for schedule in listed["schedules"]} == {"dbt_models_daily_schedule"}
