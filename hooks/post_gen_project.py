@@ -23,7 +23,7 @@ GITLAB_FILES = (".gitlab-ci.yml",)
 HYBRID_FILES = ("Dockerfile", ".dockerignore", "build.yaml")
 BLUE_GREEN_FILES = (
     "dbt_project/macros/blue_green",
-    "tests/test_blue_green.py",
+    "tests/example/test_blue_green.py",
     "tests/test_blue_green_snowflake_sql.py",
 )
 

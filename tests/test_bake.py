@@ -48,7 +48,7 @@ def option_files(context: dict[str, str]) -> set[str]:
         removed |= {"Dockerfile", ".dockerignore", "build.yaml"}
     if context["blue_green_publishing"] != "yes":
         removed |= {f for f in everything if f.startswith("dbt_project/macros/blue_green/")}
-        removed |= {"tests/test_blue_green.py", "tests/test_blue_green_snowflake_sql.py"}
+        removed |= {"tests/example/test_blue_green.py", "tests/test_blue_green_snowflake_sql.py"}
     return removed
 
 

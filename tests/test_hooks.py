@@ -149,7 +149,7 @@ def make_project(tmp_path: Path) -> Path:
         "Dockerfile",
         ".dockerignore",
         "dbt_project/macros/blue_green/swap.sql",
-        "tests/test_blue_green.py",
+        "tests/example/test_blue_green.py",
         "build.yaml",
         "keep.txt",
     ]:
@@ -174,7 +174,7 @@ def remaining(project: Path) -> set[str]:
             {
                 ".github/workflows/ci.yml",
                 "dbt_project/macros/blue_green/swap.sql",
-                "tests/test_blue_green.py",
+                "tests/example/test_blue_green.py",
                 "keep.txt",
             },
         ),

@@ -14,6 +14,7 @@ from {{ cookiecutter.project_slug }} import local_pipeline, settings
 from {{ cookiecutter.project_slug }}.resources import dbt_executable
 
 DEPLOYMENT_VARIABLES = (
+    "DAGSTER_HOME",  # `make test` exports the project's instance: tests use throwaway ones
     "DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT",
     "DAGSTER_CLOUD_DEPLOYMENT_NAME",
     "DAGSTER_CLOUD_PULL_REQUEST_ID",
@@ -70,6 +71,7 @@ class MaterializedWarehouse:
 
     path: Path
     results: list[dg.ExecuteInProcessResult]
+    instance: dg.DagsterInstance
 
     def query(self, sql: str, *parameters: object) -> list[Any]:
         """Run ``sql`` (a constant; values only as parameters) and fetch every row."""
@@ -85,7 +87,9 @@ def materialized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Materiali
         for name in DEPLOYMENT_VARIABLES:
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("LOCAL_DUCKDB_PATH", str(path))
-        yield MaterializedWarehouse(path, local_pipeline.materialize_everything())
+        with dg.instance_for_test() as instance:
+            results = local_pipeline.materialize_everything(instance)
+            yield MaterializedWarehouse(path, results, instance)
 
 
 @pytest.fixture

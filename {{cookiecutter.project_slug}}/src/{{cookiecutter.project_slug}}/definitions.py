@@ -4,6 +4,8 @@ The defs folder is loaded from the imported package itself (not by looking for p
 so the same code loads from a checkout, an installed wheel, a PEX or an image.
 """
 
+import warnings
+
 import dagster as dg
 
 from . import defs as defs_package
@@ -15,4 +17,8 @@ def defs() -> dg.Definitions:
     tree = dg.ComponentTree.from_module(
         defs_module=defs_package, project_root=settings.PROJECT_ROOT or settings.PACKAGE_DIR
     )
-    return tree.build_defs()
+    with warnings.catch_warnings():
+        # Dagster's defs-folder loader calls its own preview API on every load: nothing this
+        # project can act on, so it does not print a warning on every run.
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return tree.build_defs()

@@ -16,6 +16,7 @@ from .definitions import defs
 from .utils.environment import (
     Environment,
     Warehouse,
+    get_dagster_home,
     get_duckdb_path,
     get_environment,
     get_warehouse,
@@ -45,22 +46,20 @@ def materialize_everything(
 ) -> list[dg.ExecuteInProcessResult]:
     """In-process runs (DuckDB allows one writer at a time): every unpartitioned asset, then the
     partitioned ones for their last ``LOCAL_PARTITION_DAYS`` partitions in one run. Stops at the
-    first failed run."""
+    first failed run; a project with no assets at all runs nothing."""
     if get_environment() is not Environment.LOCAL:
         raise RuntimeError("local_pipeline runs only in LOCAL; use Dagster+ to run deployments")
     definitions = defs()
     graph = definitions.resolve_asset_graph()
-    partitioned = {key for key in graph.get_all_asset_keys() if graph.get(key).partitions_def}
-    stages: list[tuple[str, dg.AssetSelection, dg.PartitionsDefinition | None]] = [
-        (
-            "local_unpartitioned",
-            dg.AssetSelection.all() - dg.AssetSelection.keys(*partitioned),
-            None,
-        )
-    ]
+    everything = set(graph.get_all_asset_keys())
+    partitioned = {key for key in everything if graph.get(key).partitions_def}
+    stages: list[tuple[str, dg.AssetSelection, dg.PartitionsDefinition | None]] = []
+    if everything - partitioned:
+        unpartitioned = dg.AssetSelection.all() - dg.AssetSelection.assets(*partitioned)
+        stages.append(("local_unpartitioned", unpartitioned, None))
     if partitioned:
         partitions_def = graph.get(next(iter(partitioned))).partitions_def
-        stages.append(("local_partitioned", dg.AssetSelection.keys(*partitioned), partitions_def))
+        stages.append(("local_partitioned", dg.AssetSelection.assets(*partitioned), partitions_def))
     results = []
     with (
         dg.instance_for_test()
@@ -95,8 +94,43 @@ def duckdb_table_counts() -> dict[str, int]:
         }
 
 
+def local_instance() -> contextlib.AbstractContextManager[dg.DagsterInstance]:
+    """The instance ``make dev`` shows (``DAGSTER_HOME``), else a throwaway one."""
+    if get_dagster_home() is not None:
+        return dg.DagsterInstance.get()
+    return dg.instance_for_test()
+
+
+def explain(tables: dict[str, int], partitioned: list[str]) -> list[str]:
+    """One line for each thing a first run shows that is not obvious."""
+    lines = []
+    blue = sorted({name.split(".")[0] for name in tables if name.split(".")[0].endswith("_blue")})
+    if blue:
+        green = ", ".join(schema.removesuffix("_blue") for schema in blue)
+        lines.append(
+            f"{', '.join(blue)}: blue/green copies built first; {green} is what consumers read, "
+            "swapped in only when every dbt test passed (docs/dbt.md)."
+        )
+    if partitioned:
+        lines.append(
+            f"Daily-partitioned models ({', '.join(partitioned)}) hold their last "
+            f"{LOCAL_PARTITION_DAYS} days (LOCAL_PARTITION_DAYS); backfill older days from the UI."
+        )
+    return lines
+
+
 def main() -> int:
-    results = materialize_everything()
+    with local_instance() as instance:
+        results = materialize_everything(instance)
+        partitioned = sorted(
+            {
+                key.path[-1]
+                for result in results
+                if result.dagster_run.tags.get("dagster/asset_partition_range_start")
+                for key in (e.asset_key for e in result.get_asset_materialization_events())
+                if key
+            }
+        )
     failed = [e.step_key for result in results for e in result.all_events if e.is_step_failure]
     failed_checks = [
         f"{check.asset_key.to_user_string()}:{check.check_name}"
@@ -116,9 +150,14 @@ def main() -> int:
     for key in materialized:
         print(f"  {key}")
     if get_warehouse() is Warehouse.DUCKDB:
+        tables = duckdb_table_counts()
         print(f"\nTables in {get_duckdb_path()}:")
-        for name, rows in duckdb_table_counts().items():
+        for name, rows in tables.items():
             print(f"  {name:<40} {rows:>7} rows")
+        print("", *explain(tables, partitioned), sep="\n")
+    home = get_dagster_home()
+    if home is not None:
+        print(f"\nRuns recorded in {home}: `make dev` shows them.")
     if failed or failed_checks or not all(result.success for result in results):
         print(
             f"\nFAILED steps: {failed or '-'}; failed checks: {failed_checks or '-'}",

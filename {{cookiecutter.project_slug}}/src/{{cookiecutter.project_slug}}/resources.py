@@ -56,6 +56,11 @@ def _environment_variables(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def dbt_environment_variables() -> contextlib.AbstractContextManager[None]:
+    """The variables profiles.yml reads for this environment, set while dbt starts."""
+    return _environment_variables(get_dbt_environment_variables())
+
+
 class ProjectDbtCliResource(DbtCliResource):
     """``DbtCliResource`` that hands dbt the database, schema and DuckDB file of this environment.
 
@@ -64,7 +69,7 @@ class ProjectDbtCliResource(DbtCliResource):
     """
 
     def cli(self, args: Sequence[str], **kwargs: Any) -> Any:
-        with _environment_variables(get_dbt_environment_variables()):
+        with dbt_environment_variables():
             return super().cli(args, **kwargs)
 
 

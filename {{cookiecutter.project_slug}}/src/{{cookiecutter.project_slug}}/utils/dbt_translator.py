@@ -1,8 +1,9 @@
 """How dbt nodes become Dagster assets: one class, one method, every rule in one place.
 
-Keys follow "key = where it lives in production": ``[<production database>, <schema>, <name>]``,
-lower case, identical in LOCAL, BRANCH and PROD (only metadata points at the physical copy), so
-branch deployments compare like with like and dbt sources join the ingestion assets.
+Keys follow "key = where it lives in production": ``[<database>, <schema>, <name>]``, lower case,
+identical in LOCAL, BRANCH and PROD (only metadata points at the physical copy), so branch
+deployments compare like with like and dbt sources join the ingestion assets. The database is
+production's unless the node names its own (a source declared in ``RAW`` is ``raw/...``).
 """
 
 from __future__ import annotations
@@ -44,13 +45,22 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
             settings=DagsterDbtTranslatorSettings(
                 enable_asset_checks=True,
                 enable_source_tests_as_checks=True,
+                # Two dbt sources naming one table are one asset (keys are where tables live).
+                enable_duplicate_source_asset_keys=True,
             )
         )
         self._physical_database = physical_database
-        self._production = settings.PRODUCTION_DATABASE.lower()
         # dagster-dbt asks for a node's spec again for every child and every test of it; the
         # base class memoizes its own work, this memoizes ours (same key) to stay near-free.
         self._specs: dict[tuple[int, str, int], dg.AssetSpec] = {}
+        # unique_id -> key, filled by get_asset_spec (which sees the whole manifest): dagster-dbt
+        # also asks get_asset_key alone, e.g. for test results it records as observations.
+        self._keys: dict[str, dg.AssetKey] = {}
+        self._default_databases: dict[int, str | None] = {}
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        known = self._keys.get(str(dbt_resource_props.get("unique_id")))
+        return known if known is not None else asset_key_for(dbt_resource_props, None)
 
     def get_asset_spec(
         self,
@@ -61,21 +71,23 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
         memo = (id(manifest), unique_id, id(project))
         if memo in self._specs:
             return self._specs[memo]
-        spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
+        if id(manifest) not in self._default_databases:
+            self._default_databases[id(manifest)] = parse_default_database(manifest)
+        self._keys[unique_id] = asset_key_for(props, self._default_databases[id(manifest)])
+        spec = super().get_asset_spec(manifest, unique_id, project)
         meta = props.get("meta") or props.get("config", {}).get("meta") or {}
-        schema, name = production_location(props)
 
         replacements: dict[str, Any] = {}
-        if "asset_key" not in (meta.get("dagster") or {}):
-            replacements["key"] = dg.AssetKey([self._production, schema, name])
         if props["resource_type"] != "source":
             replacements["group_name"] = group_for(props, meta)
             extra = dict(spec.metadata)
             if self._physical_database:
-                url = snowflake_table_url(
-                    settings.SNOWFLAKE_ACCOUNT, self._physical_database, schema, name
-                )
+                database, schema, name = production_location(props, None)
+                # A model with a database of its own lives there in every deployment.
+                if database == settings.PRODUCTION_DATABASE.lower():
+                    database = self._physical_database
+                url = snowflake_table_url(settings.SNOWFLAKE_ACCOUNT, database, schema, name)
                 if url:
                     extra["dagster/uri"] = url
             replacements["metadata"] = extra
@@ -86,17 +98,48 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
         return self._specs[memo]
 
 
-def production_location(props: Mapping[str, Any]) -> tuple[str, str]:
-    """``(schema, name)`` of a node in production, independent of the dbt target parsed with."""
+def parse_default_database(manifest: Mapping[str, Any]) -> str | None:
+    """The database dbt gave every node that names none: the target's, at parse time."""
+    found = {
+        str(node["database"]).lower()
+        for node in manifest.get("nodes", {}).values()
+        if node.get("resource_type") in ("model", "seed", "snapshot")
+        and not (node.get("config") or {}).get("database")
+        and node.get("database")
+    }
+    return found.pop() if len(found) == 1 else None
+
+
+def asset_key_for(props: Mapping[str, Any], default_database: str | None) -> dg.AssetKey:
+    """``meta.dagster.asset_key`` if set, else where the node lives in production."""
+    meta = props.get("meta") or (props.get("config") or {}).get("meta") or {}
+    explicit = (meta.get("dagster") or {}).get("asset_key")
+    if explicit:
+        return dg.AssetKey(list(explicit))
+    return dg.AssetKey(list(production_location(props, default_database)))
+
+
+def production_location(
+    props: Mapping[str, Any], default_database: str | None
+) -> tuple[str, str, str]:
+    """``(database, schema, name)`` of a node in production, lower case, independent of the dbt
+    target parsed with: a node with a database of its own (a model's ``database`` config, a
+    source declared in another database) lives there; anything else in the production
+    database."""
     config = props.get("config") or {}
+    production = settings.PRODUCTION_DATABASE
     if props["resource_type"] == "source":
         meta = props.get("meta") or {}
-        schema = meta.get("production_schema") or props["source_name"]
+        database = props.get("database") or ""
+        if not database or str(database).lower() == default_database:
+            database = production
+        schema = meta.get("production_schema") or props.get("schema") or props["source_name"]
         name = props.get("identifier") or props["name"]
     else:
+        database = config.get("database") or production
         schema = config.get("schema") or settings.DBT_DEFAULT_SCHEMA
         name = config.get("alias") or props.get("alias") or props["name"]
-    return str(schema).lower(), str(name).lower()
+    return str(database).lower(), str(schema).lower(), str(name).lower()
 
 
 def group_for(props: Mapping[str, Any], meta: Mapping[str, Any]) -> str:

@@ -161,6 +161,13 @@ def get_duckdb_path() -> Path:
     return (Path.cwd() / "data" / "local.duckdb").resolve()
 
 
+def get_dagster_home() -> Path | None:
+    """The persistent local Dagster instance (``DAGSTER_HOME``; the Makefile sets the project's
+    ``.dagster_home``), or None for a throwaway one."""
+    value = os.environ.get("DAGSTER_HOME", "")
+    return Path(value).expanduser().resolve() if value else None
+
+
 def get_dbt_environment_variables() -> dict[str, str]:
     """Variables profiles.yml reads, so dbt lands exactly where the Python assets do."""
     if get_warehouse() is Warehouse.DUCKDB:
@@ -188,6 +195,7 @@ __all__ = [
     "UnsafeEnvironmentError",
     "Warehouse",
     "clone_database_name",
+    "get_dagster_home",
     "get_database_for_environment",
     "get_dbt_environment_variables",
     "get_dbt_target",

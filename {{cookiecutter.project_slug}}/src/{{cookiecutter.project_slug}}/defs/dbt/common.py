@@ -1,7 +1,11 @@
 """What every dbt definition shares: the translator for this deployment, partitions, run tags."""
 
+import functools
+from collections.abc import Callable
+
 import dagster as dg
 
+from ...dbt_project import dbt_project
 from ...utils.dbt_args import PARTITIONS_START_DATE
 from ...utils.dbt_translator import ProjectDbtTranslator
 from ...utils.environment import Warehouse, get_database_for_environment, get_warehouse
@@ -19,8 +23,40 @@ RETRY_TAGS = {
 SNAPSHOTS_POOL = "dbt-snapshots"
 
 
+@functools.cache
+def _translator(physical_database: str | None) -> ProjectDbtTranslator:
+    return ProjectDbtTranslator(physical_database=physical_database)
+
+
 def build_translator() -> ProjectDbtTranslator:
-    """Links point at this deployment's physical database (none on DuckDB)."""
+    """Links point at this deployment's physical database (none on DuckDB).
+
+    One translator per physical database, so each dbt definition below is built once per
+    environment however many modules ask for it (the environment is still read at call time).
+    """
     if get_warehouse() is Warehouse.DUCKDB:
-        return ProjectDbtTranslator()
-    return ProjectDbtTranslator(physical_database=get_database_for_environment())
+        return _translator(None)
+    return _translator(get_database_for_environment())
+
+
+def once_per_translator(
+    build: Callable[[ProjectDbtTranslator], dg.AssetsDefinition],
+) -> Callable[[], dg.AssetsDefinition]:
+    """``build(translator)`` for this environment's translator, built once and then reused
+    while the manifest file is unchanged (a re-parse in the same process builds afresh)."""
+
+    @functools.cache
+    def cached(translator: ProjectDbtTranslator, manifest_version: int) -> dg.AssetsDefinition:
+        return build(translator)
+
+    def for_this_environment() -> dg.AssetsDefinition:
+        return cached(build_translator(), dbt_project.manifest_path.stat().st_mtime_ns)
+
+    for_this_environment.__doc__ = build.__doc__
+    return for_this_environment
+
+
+def present(*definitions: dg.AssetsDefinition) -> list[dg.AssetsDefinition]:
+    """The definitions that hold at least one asset: a dbt project without, say, snapshots or
+    incremental models gets no empty definition (nor the jobs and schedules that would run it)."""
+    return [definition for definition in definitions if definition.keys]

@@ -1,6 +1,8 @@
 """Jobs and schedules running dbt: hourly tests, daily partitions, daily models and snapshots."""
 
+import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -9,7 +11,7 @@ from dagster_dbt import DbtCliResource
 from ... import settings
 from ...dbt_project import dbt_project
 from ...utils.dbt_args import HOURLY_TESTS_TAG, hourly_test_args
-from .common import RETRY_TAGS
+from .common import RETRY_TAGS, present
 from .models import build_dbt_models
 from .partitioned import build_incremental_models, build_microbatch_models
 from .snapshots import build_dbt_snapshots
@@ -52,39 +54,61 @@ def dbt_hourly_tests_job() -> None:
     dbt_hourly_tests()
 
 
+def has_hourly_tests(manifest_path: Path = dbt_project.manifest_path) -> bool:
+    """Whether any dbt test carries the hourly tag (else there is nothing to schedule)."""
+    manifest = json.loads(manifest_path.read_text())
+    return any(
+        node["resource_type"] == "test" and HOURLY_TESTS_TAG in node.get("tags", [])
+        for node in manifest["nodes"].values()
+    )
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
-    partitioned = [build_incremental_models(), build_microbatch_models()]
-    daily_partitioned_job = dg.define_asset_job(
-        "daily_partitioned_job",
-        selection=INGESTION | dg.AssetSelection.assets(*partitioned),
-        tags=RETRY_TAGS,
-        description="Ingestion and the daily-partitioned dbt models, one day at a time.",
-    )
-    dbt_models_job = dg.define_asset_job(
-        "dbt_models_job",
-        selection=dg.AssetSelection.assets(build_dbt_models(), build_dbt_snapshots()),
-        tags=RETRY_TAGS,
-        description="Regular dbt models and snapshots.",
-    )
-    return dg.Definitions(
-        jobs=[daily_partitioned_job, dbt_models_job, dbt_hourly_tests_job],
-        schedules=[
-            dg.ScheduleDefinition(
-                name="dbt_hourly_tests_schedule",
-                job=dbt_hourly_tests_job,
-                cron_schedule="0 * * * *",
-                execution_timezone="UTC",
-            ),
-            # Each day's partition an hour after the day closes.
+    """Jobs and schedules only for what the dbt project has: no incremental model, no daily
+    partitioned job; no test tagged hourly, no hourly tests job."""
+    jobs: list[Any] = []
+    schedules: list[Any] = []
+    partitioned = present(build_incremental_models(), build_microbatch_models())
+    if partitioned:
+        daily_partitioned_job = dg.define_asset_job(
+            "daily_partitioned_job",
+            selection=INGESTION | dg.AssetSelection.assets(*partitioned),
+            tags=RETRY_TAGS,
+            description="Ingestion and the daily-partitioned dbt models, one day at a time.",
+        )
+        jobs.append(daily_partitioned_job)
+        # Each day's partition an hour after the day closes.
+        schedules.append(
             dg.build_schedule_from_partitioned_job(
                 daily_partitioned_job, hour_of_day=1, name="daily_partitioned_schedule"
-            ),
+            )
+        )
+    regular = present(build_dbt_models(), build_dbt_snapshots())
+    if regular:
+        dbt_models_job = dg.define_asset_job(
+            "dbt_models_job",
+            selection=dg.AssetSelection.assets(*regular),
+            tags=RETRY_TAGS,
+            description="Regular dbt models and snapshots.",
+        )
+        jobs.append(dbt_models_job)
+        schedules.append(
             dg.ScheduleDefinition(
                 name="dbt_models_daily_schedule",
                 job=dbt_models_job,
                 cron_schedule="0 2 * * *",
                 execution_timezone="UTC",
-            ),
-        ],
-    )
+            )
+        )
+    if has_hourly_tests():
+        jobs.append(dbt_hourly_tests_job)
+        schedules.append(
+            dg.ScheduleDefinition(
+                name="dbt_hourly_tests_schedule",
+                job=dbt_hourly_tests_job,
+                cron_schedule="0 * * * *",
+                execution_timezone="UTC",
+            )
+        )
+    return dg.Definitions(jobs=jobs, schedules=schedules)

@@ -8,16 +8,21 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from ...dbt_project import dbt_project
 from ...utils.dbt_args import REGULAR_EXCLUDE, REGULAR_SELECT, regular_build_args
-from .common import build_translator
+from ...utils.dbt_translator import ProjectDbtTranslator
+from .common import once_per_translator, present
 
 
-def build_dbt_models() -> dg.AssetsDefinition:
+@once_per_translator
+def build_dbt_models(translator: ProjectDbtTranslator) -> dg.AssetsDefinition:
+    """Views, tables and ephemeral models (every model that is not incremental), seeds, and
+    their tests as asset checks."""
+
     @dbt_assets(
         manifest=dbt_project.manifest_path,
         project=dbt_project,
         select=REGULAR_SELECT,
         exclude=REGULAR_EXCLUDE,
-        dagster_dbt_translator=build_translator(),
+        dagster_dbt_translator=translator,
         name="dbt_models",
     )
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
@@ -28,4 +33,4 @@ def build_dbt_models() -> dg.AssetsDefinition:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=[build_dbt_models()])
+    return dg.Definitions(assets=present(build_dbt_models()))

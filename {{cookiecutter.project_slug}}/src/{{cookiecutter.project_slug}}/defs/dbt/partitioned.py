@@ -20,7 +20,8 @@ from ...utils.dbt_args import (
     incremental_build_args,
     microbatch_build_args,
 )
-from .common import DAILY_PARTITIONS, build_translator
+from ...utils.dbt_translator import ProjectDbtTranslator
+from .common import DAILY_PARTITIONS, once_per_translator, present
 
 
 def _partitioned_dbt_assets(
@@ -28,13 +29,14 @@ def _partitioned_dbt_assets(
     select: str,
     exclude: str | None,
     build_args: Callable[[datetime, datetime], list[str]],
+    translator: ProjectDbtTranslator,
 ) -> dg.AssetsDefinition:
     @dbt_assets(
         manifest=dbt_project.manifest_path,
         project=dbt_project,
         select=select,
         exclude=exclude,
-        dagster_dbt_translator=build_translator(),
+        dagster_dbt_translator=translator,
         partitions_def=DAILY_PARTITIONS,
         backfill_policy=dg.BackfillPolicy.single_run(),
         name=name,
@@ -46,18 +48,26 @@ def _partitioned_dbt_assets(
     return _assets
 
 
-def build_incremental_models() -> dg.AssetsDefinition:
+@once_per_translator
+def build_incremental_models(translator: ProjectDbtTranslator) -> dg.AssetsDefinition:
+    """Incremental models other than microbatch ones, one daily partition (or range) a run."""
     return _partitioned_dbt_assets(
-        "dbt_incremental_models", INCREMENTAL_SELECT, INCREMENTAL_EXCLUDE, incremental_build_args
+        "dbt_incremental_models",
+        INCREMENTAL_SELECT,
+        INCREMENTAL_EXCLUDE,
+        incremental_build_args,
+        translator,
     )
 
 
-def build_microbatch_models() -> dg.AssetsDefinition:
+@once_per_translator
+def build_microbatch_models(translator: ProjectDbtTranslator) -> dg.AssetsDefinition:
+    """Microbatch models: dbt runs one batch per day of the partition window."""
     return _partitioned_dbt_assets(
-        "dbt_microbatch_models", MICROBATCH_SELECT, None, microbatch_build_args
+        "dbt_microbatch_models", MICROBATCH_SELECT, None, microbatch_build_args, translator
     )
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=[build_incremental_models(), build_microbatch_models()])
+    return dg.Definitions(assets=present(build_incremental_models(), build_microbatch_models()))

@@ -12,15 +12,19 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from ...dbt_project import dbt_project
 from ...utils.dbt_args import SNAPSHOTS_SELECT, snapshot_args
-from .common import SNAPSHOTS_POOL, build_translator
+from ...utils.dbt_translator import ProjectDbtTranslator
+from .common import SNAPSHOTS_POOL, once_per_translator, present
 
 
-def build_dbt_snapshots() -> dg.AssetsDefinition:
+@once_per_translator
+def build_dbt_snapshots(translator: ProjectDbtTranslator) -> dg.AssetsDefinition:
+    """Every dbt snapshot, run by ``dbt snapshot``."""
+
     @dbt_assets(
         manifest=dbt_project.manifest_path,
         project=dbt_project,
         select=SNAPSHOTS_SELECT,
-        dagster_dbt_translator=build_translator(),
+        dagster_dbt_translator=translator,
         name="dbt_snapshots",
         pool=SNAPSHOTS_POOL,
     )
@@ -32,4 +36,4 @@ def build_dbt_snapshots() -> dg.AssetsDefinition:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=[build_dbt_snapshots()])
+    return dg.Definitions(assets=present(build_dbt_snapshots()))
