@@ -504,7 +504,7 @@ def test_gitlab_test_job_runs_for_real(gitlab_ci_local: Path, gitlab_project: Pa
         ],
         gitlab_project,
         # The pinned uv is next to this interpreter (the job installs it only when missing).
-        env={"PATH": f"{gitlab_ci_local}:{venv_bin()}:{Path(tool('uv')).parent}:/usr/local/bin:/usr/bin:/bin"},
+        env={"PATH": f"{gitlab_ci_local}:{venv_bin()}:{Path(tool('uv')).parent}:/usr/bin:/bin"},
         timeout=1500,
         check=False,
     )
