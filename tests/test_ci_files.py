@@ -29,6 +29,7 @@ from conftest import (
 from github_actions import condition, context_for, github_event
 
 DEPLOYMENT_TYPES = ["serverless", "hybrid"]
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 def tool(name: str) -> str:
@@ -504,7 +505,7 @@ def test_gitlab_test_job_runs_for_real(gitlab_ci_local: Path, gitlab_project: Pa
         ],
         gitlab_project,
         # The pinned uv is next to this interpreter (the job installs it only when missing).
-        env={"PATH": f"{gitlab_ci_local}:{venv_bin()}:{Path(tool('uv')).parent}:/usr/bin:/bin"},
+        env={"PATH": f"{gitlab_ci_local}:{venv_bin()}:{Path(tool('uv')).parent}:{SYSTEM_PATH}"},
         timeout=1500,
         check=False,
     )
