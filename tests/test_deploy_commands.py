@@ -709,3 +709,62 @@ def test_gitlab_close_without_api_token_asks_git_whether_the_branch_was_merged(
     expected = "MERGED" if merged else "CLOSED"
     assert standin.branch_deployments[("acme_data", FEATURE_BRANCH)].history == [expected]
     assert result.stdout.strip().endswith(f"{expected}.")
+
+
+# --- GitHub: the hybrid production deploy (Docker recorded, not run) --------------------------
+
+# No container engine runs here (the Dockerfile itself is followed step by step in
+# test_deploy_artifacts.py). This stand-in for the `docker` CLI records each command line and
+# succeeds, so the deploy job's own steps run to the end and show what they ask Docker to do.
+DOCKER_RECORDER = """#!/bin/sh
+printf '%s\\n' "$*" >> "$DOCKER_RECORD"
+"""
+
+
+def test_github_hybrid_production_deploy_builds_the_dockerfile_and_deploys_its_image(
+    tmp_path: Path, standin: DagsterPlusStandIn, generated_venv: Path
+) -> None:
+    from cookiecutter.main import cookiecutter
+
+    context = {**GITHUB, "dagster_plus_deployment_type": "hybrid"}
+    project = Path(
+        cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=str(tmp_path), extra_context=context)
+    )
+    head_sha = commit_all(project, "main")
+    install_project(project)
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "docker").write_text(DOCKER_RECORDER)
+    (shim / "docker").chmod(0o755)
+    record = tmp_path / "docker.log"
+
+    event = github_event(event_name="push", repository=REPO)
+    job = GitHubJob(project, standin, "push", event)
+    job.context["github"]["sha"] = head_sha
+    job.env.update(GITHUB_SHA=head_sha, DOCKER_RECORD=str(record), VENV=str(venv_bin().parent))
+    job.env["PATH"] = f"{shim}{os.pathsep}{venv_bin()}{os.pathsep}{job.env['PATH']}"
+    assert job.runs("deploy-production") and not job.runs("deploy-branch")
+
+    results = job.run("deploy-production", skip=INSTALLED_BY_THE_SESSION)
+    for result in results:
+        assert result.returncode == 0, f"{result.name}:\n{result.output[-6000:]}"
+
+    login, build, push = (line.split() for line in record.read_text().splitlines())
+    registry = yaml.safe_load((project / "build.yaml").read_text())["registry"]
+    assert login[:2] == ["login", "ghcr.io"]
+    assert build[:2] == ["build", str(project)] and build[build.index("-f") + 1] == str(
+        project / "Dockerfile"
+    )
+    image = build[build.index("-t") + 1]
+    assert image.startswith(f"{registry}:acme_data-") and push == ["push", image]
+    (deployed,) = standin.deployed_documents
+    (location,) = deployed["locations"]
+    assert deployed["deployment"] == "prod" and location["image"] == image
+    assert location["git"] == {
+        **location["git"],
+        "url": f"https://github.com/{REPO}/tree/{head_sha}",
+        "commit_hash": head_sha,
+    }
+    assert standin.branch_deployments == {}  # a production deploy makes no branch deployment
+    # The hybrid build talks to Docker only: the token went to start and finish.
+    assert {r.token for r in standin.requests} == {standin.token}
