@@ -118,7 +118,7 @@ def find_python(version: str) -> str:
 
 def _words_block(name: str, words: set[str], comment: str) -> str:
     wrapped = textwrap.fill(" ".join(sorted(words)), width=96, break_on_hyphens=False)
-    return f'# {comment}\n{name} = frozenset(\n    """\n{wrapped}\n"""\n    .split()\n)\n'
+    return f'# {comment}\n{name} = _words(\n    """\n{wrapped}\n"""\n)\n'
 
 
 def render_block(stdlib: set[str], dependencies: set[str], duckdb_words: set[str]) -> str:
