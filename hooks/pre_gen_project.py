@@ -129,8 +129,10 @@ SNOWFLAKE_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 DAGSTER_SAFE_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SNOWFLAKE_ACCOUNT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 DAGSTER_PLUS_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
-# No braces either: dbt renders its YAML (owners included) with Jinja.
-EMAIL = re.compile(r"[^@\s\"\\{}]+@[^@\s\"\\{}]+\.[^@\s\"\\{}]+")
+# What Dagster accepts as an asset owner (the dbt marts' owner; dagster._core.utils.is_valid_email),
+# hence also ASCII, which package metadata needs (hatchling refuses a non-ASCII address), and free
+# of quotes, backslashes and braces (dbt renders its YAML with Jinja).
+EMAIL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9.-]+\.[A-Za-z]{2,7}")
 FREE_TEXT_FORBIDDEN = re.compile(r"[\"\\\x00-\x1f\x7f{}]")
 # Room left in Snowflake's 255 characters for "_CLONE_<32-character discriminator>_<18 digits>".
 PRODUCTION_DATABASE_MAX_LENGTH = 190
@@ -242,7 +244,9 @@ RULES: dict[str, Rule] = {
     "project_slug": _check_slug,
     "description": _free_text(200),
     "author_name": _free_text(100),
-    "author_email": _matches(EMAIL, 254, "an e-mail address such as team@example.com"),
+    "author_email": _matches(
+        EMAIL, 254, "an ASCII e-mail address such as team@example.com (Dagster owner rules)"
+    ),
     "dagster_plus_organization": _matches(
         DAGSTER_PLUS_NAME, 63, "lowercase letters, digits and '-' (as in <org>.dagster.cloud)"
     ),

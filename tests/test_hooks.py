@@ -62,6 +62,8 @@ BAD_ANSWERS = [
     ("description", "line one\nline two", "one line"),
     ("author_email", "not-an-email", "e-mail"),
     ("author_email", "{{team}}@example.com", "e-mail"),
+    ("author_email", "\u00e9quipe@example.com", "ASCII e-mail"),
+    ("author_email", "o'brien@example.com", "Dagster owner rules"),
     ("ci_provider", "bitbucket", "not one of: github, gitlab"),
     ("ci_provider", "GitHub", "not one of: github, gitlab"),
     ("dagster_plus_deployment_type", "kubernetes", "not one of: serverless, hybrid"),
