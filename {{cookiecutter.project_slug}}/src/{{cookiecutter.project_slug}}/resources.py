@@ -82,13 +82,24 @@ def build_dbt_resource() -> ProjectDbtCliResource:
     )
 
 
+def snowflake_role() -> str:
+    """The branch role in branch deployments (it can write only to clones), else the main role.
+
+    The grants, not this choice, are what keep a branch deployment out of production: the
+    branch deployments' Snowflake user holds only the branch role (docs/security.md).
+    """
+    if get_environment() is Environment.BRANCH:
+        return settings.SNOWFLAKE_BRANCH_ROLE
+    return settings.SNOWFLAKE_ROLE
+
+
 def snowflake_connection_config() -> dict[str, Any]:
     """Connection settings shared by the SQL resource and the I/O manager."""
     credentials = {key: dg.EnvVar(name) for key, name in get_snowflake_auth_variables().items()}
     return {
         "account": settings.SNOWFLAKE_ACCOUNT,
         "warehouse": settings.SNOWFLAKE_WAREHOUSE,
-        "role": settings.SNOWFLAKE_ROLE,
+        "role": snowflake_role(),
         "database": get_database_for_environment(),
         **credentials,
     }
