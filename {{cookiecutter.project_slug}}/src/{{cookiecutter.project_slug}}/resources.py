@@ -18,8 +18,6 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 from dagster_duckdb_pandas import DuckDBPandasIOManager
-from dagster_snowflake import SnowflakeResource
-from dagster_snowflake_pandas import SnowflakePandasIOManager
 
 from . import settings
 from .utils.environment import (
@@ -113,6 +111,11 @@ def build_warehouse_resources() -> dict[str, Any]:
             "io_manager": DuckDBPandasIOManager(database=path),
             "warehouse": DuckDBResource(database=path),
         }
+    # Imported only for Snowflake: the Snowflake integrations take seconds to import, which
+    # every local process (make run, make test, dg dev) would otherwise pay on DuckDB.
+    from dagster_snowflake import SnowflakeResource
+    from dagster_snowflake_pandas import SnowflakePandasIOManager
+
     config = snowflake_connection_config()
     # In a personal sandbox every table goes to the developer's schema; elsewhere the schema
     # comes from the asset key, i.e. exactly where the table lives in production.

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import duckdb
-from snowflake.connector.errors import ProgrammingError
 
 from .clones import (
     SNOWFLAKE_SHOW_DATABASES_SQL,
@@ -131,6 +130,9 @@ class SnowflakeCatalog:
     ) -> dict[str, datetime] | None:
         if not clones:
             return {}
+        # Imported here: the Snowflake connector is only ever needed on Snowflake.
+        from snowflake.connector.errors import ProgrammingError
+
         try:
             rows = self._run([snowflake_last_queries_sql(clones, retention_days, self.production)])
         except ProgrammingError:

@@ -17,7 +17,6 @@ from typing import Any
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
-from dagster_snowflake import SnowflakeResource
 
 from ... import settings
 from ...utils.clone_catalogs import CloneCatalog, DuckDBCatalog, SnowflakeCatalog
@@ -59,10 +58,13 @@ class SweeperConfig(dg.Config):
 
 def catalog_for(warehouse: object) -> CloneCatalog:
     production = validate_identifier(settings.PRODUCTION_DATABASE, "production database")
-    if isinstance(warehouse, SnowflakeResource):
-        return SnowflakeCatalog(connect=warehouse.get_connection, production=production)
     if isinstance(warehouse, DuckDBResource):
         return DuckDBCatalog(warehouse=Path(warehouse.database).resolve(), production=production)
+    # Imported only here: dagster_snowflake takes seconds to import and DuckDB never needs it.
+    from dagster_snowflake import SnowflakeResource
+
+    if isinstance(warehouse, SnowflakeResource):
+        return SnowflakeCatalog(connect=warehouse.get_connection, production=production)
     raise TypeError(f"warehouse: {type(warehouse).__name__} is not a DuckDB or Snowflake resource")
 
 
