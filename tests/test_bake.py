@@ -126,17 +126,21 @@ def test_answers_reach_settings_and_dbt(cookies: Any) -> None:
         snowflake_schema="HN_RAW",
         production_deployment_name="production",
         python_version="3.11",
+        snowflake_branch_role="CI_BRANCH",
     )
     assert project.name == "big_corp_analytics"
     settings = (project / "src" / "big_corp_analytics" / "settings.py").read_text()
     assert 'PRODUCTION_DATABASE = "BIGCORP"' in settings
     assert 'PRODUCTION_DEPLOYMENT_NAME = "production"' in settings
+    assert 'SNOWFLAKE_BRANCH_ROLE = "CI_BRANCH"' in settings
     dbt_project = yaml.safe_load((project / "dbt_project" / "dbt_project.yml").read_text())
     assert dbt_project["name"] == "big_corp_analytics"
     assert dbt_project["vars"]["raw_schema"] == "hn_raw"
     assert dbt_project["vars"]["production_database"] == "BIGCORP"
     profiles = yaml.safe_load((project / "dbt_project" / "profiles.yml").read_text())
-    assert profiles["big_corp_analytics"]["outputs"]["prod"]["database"] == "BIGCORP"
+    outputs = profiles["big_corp_analytics"]["outputs"]
+    assert outputs["prod"]["database"] == "BIGCORP"
+    assert (outputs["prod"]["role"], outputs["branch_deployment"]["role"]) == ("DAGSTER", "CI_BRANCH")
     assert set(profiles["big_corp_analytics"]["outputs"]) == {
         "local",
         "personal",

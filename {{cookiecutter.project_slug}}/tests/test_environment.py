@@ -8,6 +8,7 @@ from {{ cookiecutter.project_slug }}.utils.environment import (
     UnsafeEnvironmentError,
     Warehouse,
     clone_database_name,
+    clone_pull_request_id,
     get_database_for_environment,
     get_dbt_environment_variables,
     get_dbt_target,
@@ -119,6 +120,10 @@ def test_environment_is_read_at_call_time(monkeypatch: pytest.MonkeyPatch) -> No
         "0x1F",
         "1" * 19,
         "12 ",
+        # Canonical numbers only: "0012" must not name a second clone of pull request 12.
+        "0012",
+        "0",
+        "\u0663\u0664",  # Arabic-Indic digits: Python's isdigit() accepts them, Snowflake names do not
     ],
 )
 def test_unsafe_pull_request_ids_are_refused(
@@ -149,11 +154,20 @@ def test_branch_database_is_never_production(monkeypatch: pytest.MonkeyPatch) ->
     ("name", "expected"),
     [
         (f"{PROD}_CLONE_1523", True),
-        (f"{PROD.lower()}_clone_7", True),
+        (f"{PROD}_CLONE_7", True),
+        # Exact names only: Snowflake keeps "production_clone_7" and PRODUCTION_CLONE_7 apart, so
+        # a case-folding match would let a sweep act on the wrong one.
+        (f"{PROD.lower()}_clone_7", False),
+        (f"{PROD}_clone_7", False),
+        (f"{PROD}_CLONE_0012", False),
+        (f"{PROD}_CLONE_0", False),
+        (f"{PROD}_CLONE_\u0661\u0662", False),
+        (f"{PROD}_CLONE_\uff11\uff12", False),
         (PROD, False),
         (f"{PROD}_CLONE_", False),
         (f"{PROD}_CLONE_12a", False),
         (f"{PROD}_CLONE_1_2", False),
+        (f"{PROD}_CLONE_TEAM_12", False),
         (f"X{PROD}_CLONE_1", False),
         (f"{PROD}_CLONE_1; DROP DATABASE {PROD}", False),
         (settings.SANDBOX_DATABASE, False),
@@ -165,8 +179,27 @@ def test_is_production_clone(name: str, expected: bool) -> None:
 
 def test_clone_database_name() -> None:
     assert clone_database_name("42") == f"{PROD}_CLONE_42"
-    with pytest.raises(UnsafeEnvironmentError):
-        clone_database_name("4 2")
+    assert clone_pull_request_id(f"{PROD}_CLONE_42") == "42"
+    for bad in ("4 2", "042", "0", "", "\u0664\u0662"):
+        with pytest.raises(UnsafeEnvironmentError):
+            clone_database_name(bad)
+
+
+def test_discriminator_keeps_two_projects_clones_apart() -> None:
+    """Two projects cloning one production database: each only ever sees its own clones."""
+    ours = clone_database_name("12", discriminator="ELT")
+    assert ours == f"{PROD}_CLONE_ELT_12"
+    assert clone_pull_request_id(ours, discriminator="ELT") == "12"
+    assert not is_production_clone(ours)  # not a clone of the project without a discriminator
+    assert not is_production_clone(f"{PROD}_CLONE_12", discriminator="ELT")
+    assert not is_production_clone(f"{PROD}_CLONE_ELT_12", discriminator="EL")
+    assert not is_production_clone(f"{PROD}_CLONE_ELT_12", discriminator="ELT_1")
+
+
+@pytest.mark.parametrize("discriminator", ["elt", "1ELT", "ELT-1", "ELT$", "E" * 33, "\u00c9LT"])
+def test_discriminator_must_be_canonical(discriminator: str) -> None:
+    with pytest.raises(UnsafeEnvironmentError, match="CLONE_NAME_DISCRIMINATOR"):
+        clone_database_name("12", discriminator=discriminator)
 
 
 @pytest.mark.parametrize(

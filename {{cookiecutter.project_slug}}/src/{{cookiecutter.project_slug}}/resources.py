@@ -18,8 +18,6 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 from dagster_duckdb_pandas import DuckDBPandasIOManager
-from dagster_snowflake import SnowflakeResource
-from dagster_snowflake_pandas import SnowflakePandasIOManager
 
 from . import settings
 from .utils.environment import (
@@ -82,13 +80,24 @@ def build_dbt_resource() -> ProjectDbtCliResource:
     )
 
 
+def snowflake_role() -> str:
+    """The branch role in branch deployments (it can write only to clones), else the main role.
+
+    The grants, not this choice, are what keep a branch deployment out of production: the
+    branch deployments' Snowflake user holds only the branch role (docs/security.md).
+    """
+    if get_environment() is Environment.BRANCH:
+        return settings.SNOWFLAKE_BRANCH_ROLE
+    return settings.SNOWFLAKE_ROLE
+
+
 def snowflake_connection_config() -> dict[str, Any]:
     """Connection settings shared by the SQL resource and the I/O manager."""
     credentials = {key: dg.EnvVar(name) for key, name in get_snowflake_auth_variables().items()}
     return {
         "account": settings.SNOWFLAKE_ACCOUNT,
         "warehouse": settings.SNOWFLAKE_WAREHOUSE,
-        "role": settings.SNOWFLAKE_ROLE,
+        "role": snowflake_role(),
         "database": get_database_for_environment(),
         **credentials,
     }
@@ -102,6 +111,11 @@ def build_warehouse_resources() -> dict[str, Any]:
             "io_manager": DuckDBPandasIOManager(database=path),
             "warehouse": DuckDBResource(database=path),
         }
+    # Imported only for Snowflake: the Snowflake integrations take seconds to import, which
+    # every local process (make run, make test, dg dev) would otherwise pay on DuckDB.
+    from dagster_snowflake import SnowflakeResource
+    from dagster_snowflake_pandas import SnowflakePandasIOManager
+
     config = snowflake_connection_config()
     # In a personal sandbox every table goes to the developer's schema; elsewhere the schema
     # comes from the asset key, i.e. exactly where the table lives in production.

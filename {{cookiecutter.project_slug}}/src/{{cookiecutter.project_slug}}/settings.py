@@ -36,6 +36,9 @@ PRODUCTION_DATABASE = "{{ cookiecutter.snowflake_database }}"
 SANDBOX_DATABASE = "{{ cookiecutter.snowflake_sandbox_database }}"
 SNOWFLAKE_WAREHOUSE = "{{ cookiecutter.snowflake_warehouse }}"
 SNOWFLAKE_ROLE = "{{ cookiecutter.snowflake_role }}"
+# Branch deployments run as this role: it clones production and writes only to its clones, so a
+# pull request cannot write production whatever its code does (docs/security.md has the grants).
+SNOWFLAKE_BRANCH_ROLE = "{{ cookiecutter.snowflake_branch_role }}"
 # Schema of the raw Hacker News tables; dbt models choose their own schemas (dbt_project.yml).
 RAW_SCHEMA = "{{ cookiecutter.snowflake_schema }}"
 # Schema of dbt models that name none (the dbt targets' default schema).
@@ -44,3 +47,9 @@ DBT_DEFAULT_SCHEMA = "ANALYTICS"
 # The production sweeper drops pull-request clones unused for this many days.
 CLONE_RETENTION_DAYS = {{ cookiecutter.clone_retention_days }}
 BLUE_GREEN_PUBLISHING = {{ "True" if cookiecutter.blue_green_publishing == "yes" else "False" }}
+
+# Pull-request clones are <PRODUCTION>_CLONE_<pull request>. When two projects (code locations or
+# repositories) clone the same production database, give each its own discriminator, e.g. "ELT":
+# its clones are then <PRODUCTION>_CLONE_ELT_<pull request>. Upper-case letters, digits and "_",
+# starting with a letter. Changing it orphans existing clones: drop them first.
+CLONE_NAME_DISCRIMINATOR = ""

@@ -1,34 +1,48 @@
-"""Pull-request clones of the production database: names, guards and the SQL, free of Dagster.
+"""Pull-request clones of production: names, proof of origin, SQL and sweeping rules.
 
-A branch deployment works in ``<PRODUCTION>_CLONE_<pull request id>``, a zero-copy Snowflake clone
-of production (a file copy on the local DuckDB warehouse). Everything destructive here goes
-through :func:`require_clone`, which accepts exactly ``<PRODUCTION>_CLONE_<digits>``: whatever the
-environment variables say, production (or anything else) can never be dropped.
+A branch deployment works in ``<PRODUCTION>_CLONE_<pull request>``, a zero-copy Snowflake clone
+of production (a file copy of the local DuckDB warehouse). A name alone proves nothing: a
+hand-made backup, the sandbox or the local warehouse can be *called* that. So ``clone_prod``
+marks what it creates (a Snowflake database COMMENT written by the very statement that clones,
+a marker table inside the DuckDB copy), and nothing is replaced or dropped unless it is named
+exactly as this project names its clones (no case folding, canonical pull request numbers) AND
+carries the marker made for that exact name. Production and the sandbox are refused by name
+before anything is even looked up. Everything here is free of Dagster and of I/O; the catalogs
+that read and write the warehouses are in ``clone_catalogs``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import duckdb
 
 from .. import settings
 from .environment import (
     Environment,
     UnsafeEnvironmentError,
     clone_database_name,
+    clone_name_prefix,
+    clone_pull_request_id,
     get_environment,
     get_pull_request_id,
-    is_production_clone,
 )
 from .identifiers import quote_identifier, validate_identifier
 
+# The project the clones belong to (the package name): part of every marker, so a project never
+# adopts a clone that another project sharing the production database made.
+PROJECT = __name__.split(".")[0]
+MARKER_PREFIX = "dagster clone_prod v1"
+# The owner's-rights procedure, installed once by an administrator (docs/security.md), that hands
+# a fresh clone's schemas, tables and views over to the branch role.
+HAND_OVER_SCHEMA = "CLONE_ADMIN"
+HAND_OVER_PROCEDURE = "HAND_OVER_CLONE"
+# Where Snowflake records every query with the database it ran in (needs a grant, see docs).
+QUERY_HISTORY = "SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY"
+
 
 class NotAProductionCloneError(UnsafeEnvironmentError):
-    """Refused: the database is not a pull-request clone of production."""
+    """Refused: the database is not a pull-request clone that ``clone_prod`` made."""
 
 
 @dataclass(frozen=True)
@@ -37,16 +51,68 @@ class ClonePlan:
 
     production: str
     clone: str
+    pull_request: str
 
 
-def require_clone(database: str, production: str = settings.PRODUCTION_DATABASE) -> str:
-    """``database`` upper-cased if it is exactly ``<production>_CLONE_<digits>``, else refuse."""
-    if not isinstance(database, str) or not is_production_clone(database, production):
+@dataclass(frozen=True)
+class DatabaseInfo:
+    """One database as the warehouse lists it: exact name, comment (marker) and times (UTC)."""
+
+    name: str
+    comment: str | None
+    created: datetime | None
+    last_altered: datetime | None = None
+
+
+def clone_marker(clone: str, production: str = settings.PRODUCTION_DATABASE) -> str:
+    """The proof of origin ``clone_prod`` writes on ``clone``: project, source and pull request.
+
+    Derived from the exact clone name, so a marked database copied or renamed under another
+    clone's name no longer matches.
+    """
+    pull_request = clone_pull_request_id(clone, production)
+    if pull_request is None:
         raise NotAProductionCloneError(
-            f"clone database: {database!r} is not {production}_CLONE_<pull request number>; "
-            "refusing to drop or replace it"
+            f"clone database: {clone!r} is not named like this project's pull-request clones "
+            f"({clone_name_prefix(production)}<pull request number>)"
         )
+    source = validate_identifier(production, "production database")
+    return f"{MARKER_PREFIX}; project={PROJECT}; source={source}; pull_request={pull_request}"
+
+
+def require_clone_name(database: str, production: str = settings.PRODUCTION_DATABASE) -> str:
+    """``database`` if it is exactly one of this project's clone names; never production or the
+    sandbox, whatever the settings or environment say."""
+    if not isinstance(database, str):
+        raise NotAProductionCloneError(f"clone database: {database!r} is not a database name")
+    protected = {
+        validate_identifier(production, "production database"),
+        validate_identifier(settings.PRODUCTION_DATABASE, "production database"),
+        validate_identifier(settings.SANDBOX_DATABASE, "sandbox database"),
+    }
+    if database.upper() in protected:
+        raise NotAProductionCloneError(
+            f"clone database: {database!r} is the production or sandbox database; "
+            "refusing to create, replace or drop it"
+        )
+    clone_marker(database, production)  # raises unless the name is exactly a clone name
     return validate_identifier(database, "clone database")
+
+
+def verify_origin(info: DatabaseInfo, production: str = settings.PRODUCTION_DATABASE) -> None:
+    """Refuse unless ``info`` is exactly a clone name and carries the marker made for it."""
+    expected = clone_marker(require_clone_name(info.name, production), production)
+    if info.comment != expected:
+        raise NotAProductionCloneError(
+            f"clone database: {info.name} was not created by this project's clone_prod "
+            f"(its marker is {info.comment!r}, expected {expected!r}); refusing to replace or "
+            "drop it"
+        )
+
+
+def find_exact(databases: Iterable[DatabaseInfo], name: str) -> DatabaseInfo | None:
+    """The database named exactly ``name`` (case-sensitive, as Snowflake stores names)."""
+    return next((info for info in databases if info.name == name), None)
 
 
 def plan_for_this_deployment(allow_outside_branch_deployment: bool = False) -> ClonePlan:
@@ -64,34 +130,98 @@ def plan_for_this_deployment(allow_outside_branch_deployment: bool = False) -> C
             "allow_outside_branch_deployment: true"
         )
     production = validate_identifier(settings.PRODUCTION_DATABASE, "production database")
-    clone = require_clone(clone_database_name(get_pull_request_id(), production), production)
-    return ClonePlan(production=production, clone=clone)
+    pull_request = get_pull_request_id()
+    clone = require_clone_name(clone_database_name(pull_request, production), production)
+    return ClonePlan(production=production, clone=clone, pull_request=pull_request)
 
 
-# --- Snowflake -------------------------------------------------------------------------------
+def pull_request_for_this_deployment() -> str | None:
+    """The pull request id if this deployment has a valid one (for run tags), else None."""
+    try:
+        return get_pull_request_id()
+    except UnsafeEnvironmentError:
+        return None
 
 
-def snowflake_drop_sql(clone: str) -> str:
-    return f"DROP DATABASE IF EXISTS {quote_identifier(require_clone(clone))}"
+# --- Snowflake SQL ----------------------------------------------------------------------------
 
 
-def snowflake_clone_sql(plan: ClonePlan) -> list[str]:
-    """Drop the pull request's old clone, then clone production afresh (zero-copy)."""
-    return [
-        snowflake_drop_sql(plan.clone),
-        f"CREATE DATABASE {quote_identifier(require_clone(plan.clone))} "
-        f"CLONE {quote_identifier(plan.production)}",
-    ]
+def _string_literal(value: str) -> str:
+    """A SQL string literal for text built here from validated names (never user input)."""
+    if "'" in value or "\\" in value:
+        raise ValueError(f"refusing to quote {value!r}: it holds a quote or a backslash")
+    return f"'{value}'"
 
 
-def snowflake_list_databases_sql(production: str = settings.PRODUCTION_DATABASE) -> str:
-    """Every database the role sees with its last change; filtered in Python by the guard."""
+def snowflake_clone_sql(plan: ClonePlan) -> str:
+    """One statement: replace the pull request's clone with a fresh zero-copy clone of
+    production, marked by its COMMENT. There is never a moment without a clone, and never an
+    unmarked clone."""
+    clone = quote_identifier(require_clone_name(plan.clone, plan.production))
+    marker = _string_literal(clone_marker(plan.clone, plan.production))
+    return (
+        f"CREATE OR REPLACE DATABASE {clone} CLONE {quote_identifier(plan.production)} "
+        f"COMMENT = {marker}"
+    )
+
+
+def snowflake_hand_over_sql(plan: ClonePlan) -> str:
+    """Ask the administrator's procedure to give the branch role the clone's schemas and tables.
+
+    A database clone keeps the owners of everything inside it (production's role); the branch
+    role owns only the new database. The procedure runs with its owner's rights, and only for a
+    database named like a clone that the branch role owns (docs/security.md).
+    """
+    procedure = ".".join(
+        quote_identifier(part) for part in (plan.production, HAND_OVER_SCHEMA, HAND_OVER_PROCEDURE)
+    )
+    clone = _string_literal(require_clone_name(plan.clone, plan.production))
+    return f"CALL {procedure}({clone})"
+
+
+def snowflake_drop_sql(clone: str, production: str = settings.PRODUCTION_DATABASE) -> str:
+    """Drop a clone by its exact name; callers verify its marker first (``verify_origin``)."""
+    return f"DROP DATABASE IF EXISTS {quote_identifier(require_clone_name(clone, production))}"
+
+
+SNOWFLAKE_SHOW_DATABASES_SQL = "SHOW DATABASES"
+
+
+def snowflake_databases_sql(production: str = settings.PRODUCTION_DATABASE) -> str:
+    """Every database the role sees, with its comment, creation and last change."""
     information_schema = f"{quote_identifier(production)}.INFORMATION_SCHEMA.DATABASES"
     # The only interpolated part is a validated, quoted identifier.
-    return f"SELECT DATABASE_NAME, LAST_ALTERED FROM {information_schema}"  # noqa: S608
+    return (
+        "SELECT DATABASE_NAME, COMMENT, CREATED, LAST_ALTERED "  # noqa: S608
+        f"FROM {information_schema}"
+    )
 
 
-# --- Sweeper ---------------------------------------------------------------------------------
+def snowflake_last_queries_sql(
+    clones: Iterable[str],
+    retention_days: int,
+    production: str = settings.PRODUCTION_DATABASE,
+) -> str:
+    """The last query run in each clone within the retention window (the session's database).
+
+    Reads ACCOUNT_USAGE, which needs ``GRANT DATABASE ROLE SNOWFLAKE.GOVERNANCE_VIEWER`` and lags
+    by up to 45 minutes; anything newer than that is covered by CREATED and LAST_ALTERED.
+    """
+    names = sorted(require_clone_name(name, production) for name in clones)
+    if not names:
+        raise ValueError("snowflake_last_queries_sql: no clone to look up")
+    listed = ", ".join(_string_literal(name) for name in names)
+    # Interpolated: validated clone names as literals and an integer.
+    return (
+        "SELECT DATABASE_NAME, MAX(END_TIME) AS LAST_QUERY "  # noqa: S608
+        f"FROM {QUERY_HISTORY} "
+        f"WHERE START_TIME >= DATEADD('day', -{int(retention_days) + 1}, CURRENT_TIMESTAMP()) "
+        f"AND DATABASE_NAME IN ({listed}) "
+        "GROUP BY DATABASE_NAME"
+    )
+
+
+# --- Sweeping ---------------------------------------------------------------------------------
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -101,75 +231,74 @@ def as_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def stale_clones(
-    databases: Iterable[tuple[str, datetime]],
+def last_activity(info: DatabaseInfo, last_query: datetime | None = None) -> datetime | None:
+    """The latest of creation, last change and last query: when the clone was last used."""
+    moments = [as_utc(m) for m in (info.created, info.last_altered, last_query) if m is not None]
+    return max(moments, default=None)
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What the sweeper found: clones to drop, clones in use, and databases it leaves alone."""
+
+    stale: list[str] = field(default_factory=list)
+    active: list[str] = field(default_factory=list)
+    not_ours: dict[str, str] = field(default_factory=dict)
+
+
+def plan_sweep(
+    databases: Iterable[DatabaseInfo],
     now: datetime,
     retention_days: int = settings.CLONE_RETENTION_DAYS,
+    last_queries: Mapping[str, datetime] | None = None,
     production: str = settings.PRODUCTION_DATABASE,
-) -> list[str]:
-    """Names of pull-request clones last changed more than ``retention_days`` before ``now``."""
+) -> SweepPlan:
+    """Split this project's clones into stale and active; report look-alikes and leave them.
+
+    Only databases named exactly like a clone are considered; of those, one without the marker
+    for its name is listed in ``not_ours`` and never dropped. A clone is stale when its last
+    activity (creation, last change, last query) is older than ``retention_days``.
+    """
     if retention_days < 1:
         raise ValueError(f"CLONE_RETENTION_DAYS: {retention_days} is not a positive number of days")
     cutoff = as_utc(now) - timedelta(days=retention_days)
-    return sorted(
-        name.upper()
-        for name, last_altered in databases
-        if is_production_clone(name, production) and as_utc(last_altered) < cutoff
-    )
-
-
-# --- DuckDB (local warehouse) ----------------------------------------------------------------
-
-
-def duckdb_clone_path(warehouse: Path, clone: str) -> Path:
-    """The clone's file, next to the local warehouse file: ``<dir>/<CLONE>.duckdb``."""
-    return warehouse.parent / f"{require_clone(clone)}.duckdb"
-
-
-def duckdb_clone(warehouse: Path, clone_path: Path) -> None:
-    """Replace ``clone_path`` with a full copy of the ``warehouse`` database file."""
-    require_clone(clone_path.stem)
-    if not warehouse.exists():
-        raise FileNotFoundError(
-            f"local warehouse: {warehouse} does not exist; run `make run` first"
-        )
-    duckdb_drop(clone_path)
-    with duckdb.connect() as connection:
-        connection.execute("ATTACH ? AS source (READ_ONLY)", [str(warehouse)])
-        connection.execute("ATTACH ? AS clone", [str(clone_path)])
-        connection.execute("COPY FROM DATABASE source TO clone")
-
-
-def duckdb_drop(clone_path: Path) -> bool:
-    """Delete a clone's file (and its write-ahead log); True if there was one."""
-    require_clone(clone_path.stem)
-    existed = clone_path.exists()
-    clone_path.unlink(missing_ok=True)
-    clone_path.with_name(f"{clone_path.name}.wal").unlink(missing_ok=True)
-    return existed
-
-
-def duckdb_clones(warehouse: Path) -> list[tuple[str, datetime]]:
-    """Clone files next to the warehouse with their last modification time (aware, UTC)."""
-    return [
-        (path.stem, datetime.fromtimestamp(path.stat().st_mtime, tz=UTC))
-        for path in sorted(warehouse.parent.glob("*.duckdb"))
-        if is_production_clone(path.stem)
-    ]
+    plan = SweepPlan()
+    for info in sorted(databases, key=lambda d: d.name):
+        if clone_pull_request_id(info.name, production) is None:
+            continue
+        try:
+            verify_origin(info, production)
+        except NotAProductionCloneError as refused:
+            plan.not_ours[info.name] = str(refused)
+            continue
+        last = last_activity(info, (last_queries or {}).get(info.name))
+        (plan.active if last is not None and last >= cutoff else plan.stale).append(info.name)
+    return plan
 
 
 __all__ = [
+    "HAND_OVER_PROCEDURE",
+    "HAND_OVER_SCHEMA",
+    "MARKER_PREFIX",
+    "PROJECT",
+    "QUERY_HISTORY",
+    "SNOWFLAKE_SHOW_DATABASES_SQL",
     "ClonePlan",
+    "DatabaseInfo",
     "NotAProductionCloneError",
+    "SweepPlan",
     "as_utc",
-    "duckdb_clone",
-    "duckdb_clone_path",
-    "duckdb_clones",
-    "duckdb_drop",
+    "clone_marker",
+    "find_exact",
+    "last_activity",
     "plan_for_this_deployment",
-    "require_clone",
+    "plan_sweep",
+    "pull_request_for_this_deployment",
+    "require_clone_name",
     "snowflake_clone_sql",
+    "snowflake_databases_sql",
     "snowflake_drop_sql",
-    "snowflake_list_databases_sql",
-    "stale_clones",
+    "snowflake_hand_over_sql",
+    "snowflake_last_queries_sql",
+    "verify_origin",
 ]

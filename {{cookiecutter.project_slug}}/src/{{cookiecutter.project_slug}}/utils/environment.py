@@ -43,7 +43,12 @@ class UnsafeEnvironmentError(RuntimeError):
 
 
 CLONE_INFIX = "_CLONE_"
-_PULL_REQUEST_ID = re.compile(r"[0-9]{1,18}")
+# Canonical pull request numbers only: ASCII digits, no leading zero ("0012" and "12" must never
+# name two clones), at most 18 digits.
+_PULL_REQUEST_ID = re.compile(r"[1-9][0-9]{0,17}")
+# settings.CLONE_NAME_DISCRIMINATOR: empty, or upper case and starting with a letter, so that
+# "<PROD>_CLONE_<digits>" and "<PROD>_CLONE_<DISCRIMINATOR>_<digits>" can never be the same name.
+_DISCRIMINATOR = re.compile(r"[A-Z][A-Z0-9_]{0,31}")
 
 
 def get_environment() -> Environment:
@@ -66,30 +71,72 @@ def get_environment() -> Environment:
 
 
 def get_pull_request_id() -> str:
-    """The branch deployment's pull request number: digits only, or a clear error."""
+    """The branch deployment's pull request number, canonical (``12``, never ``012``), or refuse."""
     value = os.environ.get("DAGSTER_CLOUD_PULL_REQUEST_ID", "")
     if not _PULL_REQUEST_ID.fullmatch(value):
         raise UnsafeEnvironmentError(
             f"DAGSTER_CLOUD_PULL_REQUEST_ID: {value!r} is not a pull request number "
-            "(1 to 18 digits); refusing to name a clone database from it"
+            "(1 to 18 ASCII digits, no leading zero); refusing to name a clone database from it"
         )
     return value
 
 
-def clone_database_name(
-    pull_request_id: str, production: str = settings.PRODUCTION_DATABASE
+def clone_name_prefix(
+    production: str = settings.PRODUCTION_DATABASE,
+    discriminator: str = settings.CLONE_NAME_DISCRIMINATOR,
 ) -> str:
-    """``<PRODUCTION>_CLONE_<pull request id>``, validated."""
-    if not _PULL_REQUEST_ID.fullmatch(pull_request_id):
-        raise UnsafeEnvironmentError(f"pull request id {pull_request_id!r} is not a number")
-    return validate_identifier(f"{production}{CLONE_INFIX}{pull_request_id}", "clone database")
+    """``<PRODUCTION>_CLONE_`` (or ``<PRODUCTION>_CLONE_<DISCRIMINATOR>_``), exactly as Snowflake
+    stores the unquoted name: upper case."""
+    if discriminator and not _DISCRIMINATOR.fullmatch(discriminator):
+        raise UnsafeEnvironmentError(
+            f"CLONE_NAME_DISCRIMINATOR: {discriminator!r} is not allowed: use upper-case letters, "
+            "digits and '_', starting with a letter (at most 32 characters), or leave it empty"
+        )
+    middle = f"{discriminator}_" if discriminator else ""
+    return f"{validate_identifier(production, 'production database')}{CLONE_INFIX}{middle}"
 
 
-def is_production_clone(database: str, production: str = settings.PRODUCTION_DATABASE) -> bool:
-    """True only for exactly ``<PRODUCTION>_CLONE_<digits>`` (case-insensitive): never production."""
-    prefix = f"{production}{CLONE_INFIX}".upper()
-    name = database.upper()
-    return name.startswith(prefix) and bool(_PULL_REQUEST_ID.fullmatch(name[len(prefix) :]))
+def clone_database_name(
+    pull_request_id: str,
+    production: str = settings.PRODUCTION_DATABASE,
+    discriminator: str = settings.CLONE_NAME_DISCRIMINATOR,
+) -> str:
+    """``<PRODUCTION>_CLONE_[<DISCRIMINATOR>_]<pull request id>``, validated."""
+    if not isinstance(pull_request_id, str) or not _PULL_REQUEST_ID.fullmatch(pull_request_id):
+        raise UnsafeEnvironmentError(
+            f"pull request id {pull_request_id!r} is not a canonical pull request number"
+        )
+    name = f"{clone_name_prefix(production, discriminator)}{pull_request_id}"
+    return validate_identifier(name, "clone database")
+
+
+def clone_pull_request_id(
+    database: str,
+    production: str = settings.PRODUCTION_DATABASE,
+    discriminator: str = settings.CLONE_NAME_DISCRIMINATOR,
+) -> str | None:
+    """The pull request a database name belongs to, if it is exactly this project's clone name.
+
+    Exact means exact: no case folding (``production_clone_9`` is another database than
+    ``PRODUCTION_CLONE_9`` in Snowflake), ASCII digits only, no leading zero.
+    """
+    if not isinstance(database, str):
+        return None
+    prefix = clone_name_prefix(production, discriminator)
+    suffix = database[len(prefix) :]
+    if not database.startswith(prefix) or not _PULL_REQUEST_ID.fullmatch(suffix):
+        return None
+    return suffix
+
+
+def is_production_clone(
+    database: str,
+    production: str = settings.PRODUCTION_DATABASE,
+    discriminator: str = settings.CLONE_NAME_DISCRIMINATOR,
+) -> bool:
+    """True only for exactly ``clone_database_name(<canonical id>)``: never production, never a
+    name that differs in case, digits or discriminator."""
+    return clone_pull_request_id(database, production, discriminator) is not None
 
 
 def get_database_for_environment(default: str = settings.PRODUCTION_DATABASE) -> str:
@@ -195,6 +242,8 @@ __all__ = [
     "UnsafeEnvironmentError",
     "Warehouse",
     "clone_database_name",
+    "clone_name_prefix",
+    "clone_pull_request_id",
     "get_dagster_home",
     "get_database_for_environment",
     "get_dbt_environment_variables",

@@ -2,37 +2,42 @@
 
 CI launches ``clone_prod`` in a branch deployment after each deploy and ``drop_prod_clone`` when
 the pull request closes; production runs ``sweep_prod_clones`` daily for clones CI failed to drop.
-The names, guards and SQL live in ``utils.clones``; these ops only pick the warehouse and log.
+Names, proof of origin and SQL live in ``utils.clones``, the warehouse I/O in
+``utils.clone_catalogs``; these ops only choose the catalog, log and report.
+
+Runs of the clone jobs carry the tag ``prod_clone/pull_request=<number>``: with a run-queue limit
+of one run per value of that tag (dagster.yaml here, the organization's branch deployment
+settings in Dagster+, see docs/branch-deployments.md), a second push and a close of the same pull
+request queue behind the running clone instead of interleaving with it.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
-from dagster_snowflake import SnowflakeResource
 
 from ... import settings
+from ...utils.clone_catalogs import CloneCatalog, DuckDBCatalog, SnowflakeCatalog
 from ...utils.clones import (
-    duckdb_clone,
-    duckdb_clone_path,
-    duckdb_clones,
-    duckdb_drop,
+    QUERY_HISTORY,
     plan_for_this_deployment,
-    require_clone,
-    snowflake_clone_sql,
-    snowflake_drop_sql,
-    snowflake_list_databases_sql,
-    stale_clones,
+    plan_sweep,
+    pull_request_for_this_deployment,
 )
-from ...utils.environment import Environment, get_environment
+from ...utils.environment import Environment, clone_pull_request_id, get_environment
+from ...utils.identifiers import validate_identifier
 
 SWEEPER_CRON = "0 5 * * *"
+PULL_REQUEST_TAG = "prod_clone/pull_request"
 # The ops' return values (names touched) are for run logs and tests, not tables: they stay in
 # memory instead of going to the warehouse I/O manager.
 RESULTS_IO_MANAGER = "clone_results_io_manager"
 RESULTS_RESOURCES = {RESULTS_IO_MANAGER: dg.mem_io_manager}
+QUERY_HISTORY_GRANT = "GRANT DATABASE ROLE SNOWFLAKE.GOVERNANCE_VIEWER TO ROLE " + (
+    settings.SNOWFLAKE_ROLE
+)
 
 
 class CloneJobConfig(dg.Config):
@@ -43,44 +48,34 @@ class CloneJobConfig(dg.Config):
 
 class SweeperConfig(dg.Config):
     retention_days: int = settings.CLONE_RETENTION_DAYS
-    """Drop pull-request clones nobody changed for this many days."""
+    """Drop pull-request clones nobody created, changed or queried for this many days."""
+    dry_run: bool = False
+    """Only report what would be dropped; drop nothing."""
+    require_query_history: bool = False
+    """Fail instead of falling back to creation and change times when the role cannot read
+    SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY."""
 
 
-def run_snowflake(warehouse: SnowflakeResource, statements: list[str]) -> list[tuple[Any, ...]]:
-    """Run the statements in order on one connection; return the last one's rows."""
-    rows: list[tuple[Any, ...]] = []
-    with warehouse.get_connection() as connection:
-        cursor = connection.cursor()
-        for statement in statements:
-            cursor.execute(statement)
-            rows = list(cursor.fetchall())
-    return rows
+def catalog_for(warehouse: object) -> CloneCatalog:
+    production = validate_identifier(settings.PRODUCTION_DATABASE, "production database")
+    if isinstance(warehouse, DuckDBResource):
+        return DuckDBCatalog(warehouse=Path(warehouse.database).resolve(), production=production)
+    # Imported only here: dagster_snowflake takes seconds to import and DuckDB never needs it.
+    from dagster_snowflake import SnowflakeResource
 
-
-def duckdb_warehouse_path(warehouse: DuckDBResource) -> Path:
-    return Path(warehouse.database).resolve()
-
-
-def unsupported(warehouse: object) -> TypeError:
-    return TypeError(f"warehouse: {type(warehouse).__name__} is not a DuckDB or Snowflake resource")
+    if isinstance(warehouse, SnowflakeResource):
+        return SnowflakeCatalog(connect=warehouse.get_connection, production=production)
+    raise TypeError(f"warehouse: {type(warehouse).__name__} is not a DuckDB or Snowflake resource")
 
 
 @dg.op(out=dg.Out(io_manager_key=RESULTS_IO_MANAGER))
 def clone_production_database(
     context: dg.OpExecutionContext, config: CloneJobConfig, warehouse: dg.ConfigurableResource[Any]
 ) -> str:
-    """Drop the pull request's clone if it exists, then clone production into it."""
+    """Replace the pull request's clone with a fresh, marked clone of production."""
     plan = plan_for_this_deployment(config.allow_outside_branch_deployment)
-    if isinstance(warehouse, SnowflakeResource):
-        run_snowflake(warehouse, snowflake_clone_sql(plan))
-        context.log.info(f"Cloned {plan.production} into {plan.clone}")
-    elif isinstance(warehouse, DuckDBResource):
-        source = duckdb_warehouse_path(warehouse)
-        target = duckdb_clone_path(source, plan.clone)
-        duckdb_clone(source, target)
-        context.log.info(f"Copied {source} to {target}")
-    else:
-        raise unsupported(warehouse)
+    catalog_for(warehouse).clone(plan)
+    context.log.info(f"Cloned {plan.production} into {plan.clone} (marked as clone_prod's)")
     return plan.clone
 
 
@@ -88,15 +83,12 @@ def clone_production_database(
 def drop_production_clone(
     context: dg.OpExecutionContext, config: CloneJobConfig, warehouse: dg.ConfigurableResource[Any]
 ) -> str:
-    """Drop the pull request's clone (only ever a ``<PRODUCTION>_CLONE_<digits>`` database)."""
+    """Drop the pull request's clone, only if clone_prod made it (name and marker)."""
     plan = plan_for_this_deployment(config.allow_outside_branch_deployment)
-    if isinstance(warehouse, SnowflakeResource):
-        run_snowflake(warehouse, [snowflake_drop_sql(plan.clone)])
-    elif isinstance(warehouse, DuckDBResource):
-        duckdb_drop(duckdb_clone_path(duckdb_warehouse_path(warehouse), plan.clone))
-    else:
-        raise unsupported(warehouse)
-    context.log.info(f"Dropped {plan.clone}")
+    outcome = catalog_for(warehouse).drop(plan.clone)
+    context.log.info(
+        f"Dropped {plan.clone}" if outcome == "dropped" else f"{plan.clone}: nothing to drop"
+    )
     return plan.clone
 
 
@@ -104,32 +96,87 @@ def drop_production_clone(
 def sweep_stale_clones(
     context: dg.OpExecutionContext, config: SweeperConfig, warehouse: dg.ConfigurableResource[Any]
 ) -> list[str]:
-    """Drop every pull-request clone unchanged for ``retention_days`` (name-guarded one by one)."""
+    """Drop every clone of this project unused for ``retention_days``; leave everything else.
+
+    Unused means: not created, changed or queried since. Each drop re-checks the marker and that
+    the clone was not re-cloned meanwhile. A failed drop does not stop the others: the op drops
+    what it can, then fails naming what it could not.
+    """
+    catalog = catalog_for(warehouse)
     now = datetime.now(UTC)
-    if isinstance(warehouse, SnowflakeResource):
-        listed = run_snowflake(warehouse, [snowflake_list_databases_sql()])
-        stale = stale_clones(((row[0], row[1]) for row in listed), now, config.retention_days)
-        for name in stale:
-            run_snowflake(warehouse, [snowflake_drop_sql(name)])
-    elif isinstance(warehouse, DuckDBResource):
-        source = duckdb_warehouse_path(warehouse)
-        stale = stale_clones(duckdb_clones(source), now, config.retention_days)
-        for name in stale:
-            duckdb_drop(duckdb_clone_path(source, require_clone(name)))
-    else:
-        raise unsupported(warehouse)
-    context.log.info(f"Dropped {len(stale)} stale clone(s): {', '.join(stale) or 'none'}")
-    return stale
+    databases = catalog.databases()
+    candidates = [d.name for d in databases if clone_pull_request_id(d.name) is not None]
+    last_queries = catalog.last_queries(candidates, config.retention_days)
+    if last_queries is None:
+        message = (
+            f"{QUERY_HISTORY} is not readable by this role ({QUERY_HISTORY_GRANT}); "
+            "a clone's last activity is its creation or last change only"
+        )
+        if config.require_query_history:
+            raise dg.Failure(description=message)
+        context.log.warning(message)
+    plan = plan_sweep(databases, now, config.retention_days, last_queries or {})
+    for reason in plan.not_ours.values():
+        context.log.warning(f"Left alone: {reason}")
+    context.log.info(f"In use: {', '.join(plan.active) or 'none'}")
+    if config.dry_run:
+        context.log.info(f"Dry run: would drop {', '.join(plan.stale) or 'nothing'}")
+        return plan.stale
+
+    unused_since = now - timedelta(days=config.retention_days)
+    dropped: list[str] = []
+    failed: dict[str, str] = {}
+    for name in plan.stale:
+        try:
+            outcome = catalog.drop(name, unused_since=unused_since)
+        except Exception as error:  # one failed drop must not stop the sweep
+            failed[name] = f"{type(error).__name__}: {error}"
+            continue
+        if outcome == "dropped":
+            dropped.append(name)
+        else:
+            context.log.info(f"{name}: not dropped ({outcome} since it was listed)")
+    context.log.info(f"Dropped {len(dropped)} stale clone(s): {', '.join(dropped) or 'none'}")
+    if failed:
+        raise dg.Failure(
+            description=(
+                f"Could not drop {len(failed)} stale clone(s): "
+                + "; ".join(f"{name} ({error})" for name, error in failed.items())
+                + f". Dropped: {', '.join(dropped) or 'none'}."
+            ),
+            metadata={"dropped": dropped, "failed": sorted(failed)},
+        )
+    return dropped
 
 
-@dg.job(description="Replace this pull request's clone with a fresh clone of production.")
-def clone_prod() -> None:
-    clone_production_database()
+def clone_job_tags() -> dict[str, str]:
+    """``prod_clone/pull_request=<number>`` when this deployment has a pull request."""
+    pull_request = pull_request_for_this_deployment()
+    return {PULL_REQUEST_TAG: pull_request} if pull_request else {}
 
 
-@dg.job(description="Drop this pull request's clone of production.")
-def drop_prod_clone() -> None:
-    drop_production_clone()
+def build_clone_prod() -> dg.JobDefinition:
+    @dg.job(
+        name="clone_prod",
+        description="Replace this pull request's clone with a fresh clone of production.",
+        tags=clone_job_tags(),
+    )
+    def clone_prod() -> None:
+        clone_production_database()
+
+    return clone_prod
+
+
+def build_drop_prod_clone() -> dg.JobDefinition:
+    @dg.job(
+        name="drop_prod_clone",
+        description="Drop this pull request's clone of production.",
+        tags=clone_job_tags(),
+    )
+    def drop_prod_clone() -> None:
+        drop_production_clone()
+
+    return drop_prod_clone
 
 
 @dg.job(description="Drop pull-request clones of production unused for CLONE_RETENTION_DAYS.")
@@ -155,4 +202,6 @@ def defs() -> dg.Definitions:
             schedules=[sweep_prod_clones_schedule],
             resources=RESULTS_RESOURCES,
         )
-    return dg.Definitions(jobs=[clone_prod, drop_prod_clone], resources=RESULTS_RESOURCES)
+    return dg.Definitions(
+        jobs=[build_clone_prod(), build_drop_prod_clone()], resources=RESULTS_RESOURCES
+    )

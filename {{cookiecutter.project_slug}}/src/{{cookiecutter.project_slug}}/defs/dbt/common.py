@@ -50,7 +50,10 @@ def once_per_translator(
         return build(translator)
 
     def for_this_environment() -> dg.AssetsDefinition:
-        return cached(build_translator(), dbt_project.manifest_path.stat().st_mtime_ns)
+        manifest = dbt_project.manifest_path
+        # No manifest yet: build anyway, so dagster-dbt says how to make one.
+        version = manifest.stat().st_mtime_ns if manifest.exists() else 0
+        return cached(build_translator(), version)
 
     for_this_environment.__doc__ = build.__doc__
     return for_this_environment

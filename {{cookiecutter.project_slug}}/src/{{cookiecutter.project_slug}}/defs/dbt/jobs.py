@@ -93,22 +93,14 @@ def defs() -> dg.Definitions:
             description="Regular dbt models and snapshots.",
         )
         jobs.append(dbt_models_job)
-        schedules.append(
-            dg.ScheduleDefinition(
-                name="dbt_models_daily_schedule",
-                job=dbt_models_job,
-                cron_schedule="0 2 * * *",
-                execution_timezone="UTC",
-            )
-        )
+        schedules.append(utc_schedule("dbt_models_daily_schedule", dbt_models_job, "0 2 * * *"))
     if has_hourly_tests():
         jobs.append(dbt_hourly_tests_job)
         schedules.append(
-            dg.ScheduleDefinition(
-                name="dbt_hourly_tests_schedule",
-                job=dbt_hourly_tests_job,
-                cron_schedule="0 * * * *",
-                execution_timezone="UTC",
-            )
+            utc_schedule("dbt_hourly_tests_schedule", dbt_hourly_tests_job, "0 * * * *")
         )
     return dg.Definitions(jobs=jobs, schedules=schedules)
+
+
+def utc_schedule(name: str, job: Any, cron: str) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(name=name, job=job, cron_schedule=cron, execution_timezone="UTC")
