@@ -24,6 +24,7 @@ import pytest
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 BUILD_DIR = TEMPLATE_DIR / "build"
 GENERATED_VENV = BUILD_DIR / "generated-venv"
+GITLAB_CI_LOCAL_DIR = BUILD_DIR / "gitlab-ci-local"
 DEFAULT_CONTEXT: dict[str, Any] = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
 
 # Every supported combination of choice options (cookiecutter-django style ids).
@@ -171,3 +172,29 @@ def install_project(project: Path) -> None:
 def installed(generated_venv: Path) -> Iterator[Any]:
     """``installed(project)`` installs a baked project into the shared venv."""
     yield install_project
+
+
+@pytest.fixture(scope="session")
+def gitlab_ci_local() -> Path:
+    """gitlab-ci-local and the Node 22 it needs, installed once under build/ (npm registry)."""
+    binary = GITLAB_CI_LOCAL_DIR / "node_modules" / ".bin" / "gitlab-ci-local"
+    if not binary.exists():
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(GITLAB_CI_LOCAL_DIR),
+                "node@22",
+                "gitlab-ci-local",
+            ],
+            check=True,
+        )
+    if not shutil.which("rsync"):  # gitlab-ci-local copies the project with rsync
+        subprocess.run(["apt-get", "install", "-y", "-qq", "rsync"], check=False)
+        if not shutil.which("rsync"):
+            subprocess.run(["apt-get", "update", "-qq"], check=True)
+            subprocess.run(["apt-get", "install", "-y", "-qq", "rsync"], check=True)
+    return binary.parent

@@ -6,6 +6,7 @@ event), never by grepping; GitLab's test job also runs for real with gitlab-ci-l
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
@@ -16,10 +17,19 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import BUILD_DIR, GENERATED_VENV, GITLAB, assert_pytest_summary_all_passed, bake, run, venv_bin
+from conftest import (
+    DEFAULT_CONTEXT,
+    GENERATED_VENV,
+    GITLAB,
+    assert_pytest_summary_all_passed,
+    bake,
+    run,
+    venv_bin,
+)
+from github_actions import condition, context_for, github_event
 
-GITLAB_CI_LOCAL_DIR = BUILD_DIR / "gitlab-ci-local"
 DEPLOYMENT_TYPES = ["serverless", "hybrid"]
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 def tool(name: str) -> str:
@@ -36,19 +46,37 @@ def flatten(items: Any) -> list[str]:
     return [line for item in items or [] for line in flatten(item)]
 
 
-def launched_job(script: list[str], variables: dict[str, Any]) -> str | None:
-    """The Dagster job a script launches with `dagster-cloud job launch --job ...`, if any."""
-    lines = [line for chunk in script for line in chunk.replace("\\\n", " ").splitlines()]
-    for line in lines:
-        words = line.split()
-        if words[:3] == ["dagster-cloud", "job", "launch"] and "--job" in words:
-            value = words[words.index("--job") + 1].strip('"')
-            return str(variables.get(value.lstrip("$"), value)) if value.startswith("$") else value
-    return None
+def commands(script: str) -> list[list[str]]:
+    """A shell script's command lines as argument lists (continuations joined, comments dropped)."""
+    joined = script.replace("\\\n", " ")
+    return [
+        shlex.split(line, comments=True) for line in joined.splitlines() if shlex.split(line, comments=True)
+    ]
 
 
-def index_of(script: list[str], command: str) -> int:
-    return next(i for i, line in enumerate(script) if line.startswith(command))
+def option(args: list[str], name: str) -> str | None:
+    return args[args.index(name) + 1] if name in args else None
+
+
+def helper_call(args: list[str]) -> list[str] | None:
+    """The arguments after `ci/dagster_plus.py` when a command runs that script, else None."""
+    return args[args.index("ci/dagster_plus.py") + 1 :] if "ci/dagster_plus.py" in args else None
+
+
+DAGSTER_PLUS_CALLS = (["dg", "plus", "deploy"], ["dagster-cloud"])
+
+
+def calls_dagster_plus(script: str, agent_type: str) -> bool:
+    """Whether a script talks to Dagster+ (a hybrid image build and the comment do not)."""
+    for args in commands(script):
+        if args[:3] == ["dg", "plus", "deploy"] and not (
+            agent_type == "hybrid" and args[3] == "build-and-push"
+        ):
+            return True
+        helper = helper_call(args)
+        if helper is not None and helper[0] != "comment":
+            return True
+    return False
 
 
 # --- which files exist -----------------------------------------------------------------------
@@ -65,20 +93,34 @@ def test_only_the_chosen_ci_and_deployment_files(
     for name in ("Dockerfile", ".dockerignore", "build.yaml"):
         assert (project / name).exists() == (deployment_type == "hybrid"), name
     assert (project / "docs" / "branch-deployments.md").exists()
+    assert (project / "ci" / "dagster_plus.py").exists()
 
 
 # --- GitHub Actions --------------------------------------------------------------------------
 
+GITHUB_VARIANTS = [("serverless", "us"), ("hybrid", "eu")]
 
-@pytest.fixture(scope="module", params=DEPLOYMENT_TYPES)
+
+@pytest.fixture(scope="module", params=GITHUB_VARIANTS, ids=["serverless-us", "hybrid-eu"])
 def github_project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from cookiecutter.main import cookiecutter
 
     from conftest import TEMPLATE_DIR
 
-    out = tmp_path_factory.mktemp(f"github-{request.param}")
-    context = {"ci_provider": "github", "dagster_plus_deployment_type": request.param}
-    return Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=str(out), extra_context=context))
+    deployment_type, region = request.param
+    out = tmp_path_factory.mktemp(f"github-{deployment_type}")
+    context = {
+        "ci_provider": "github",
+        "dagster_plus_deployment_type": deployment_type,
+        "dagster_plus_region": region,
+        "clone_retention_days": "9",
+    }
+    project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=str(out), extra_context=context))
+    BAKED_ANSWERS[project] = {"deployment_type": deployment_type, "region": region}
+    return project
+
+
+BAKED_ANSWERS: dict[Path, dict[str, str]] = {}
 
 
 def workflows(project: Path) -> dict[str, dict[str, Any]]:
@@ -92,9 +134,13 @@ def triggers(workflow: dict[Any, Any]) -> dict[str, Any]:
     return on
 
 
-def test_github_workflows_match_the_schema(github_project: Path) -> None:
+def answers(project: Path) -> dict[str, str]:
+    return BAKED_ANSWERS[project]
+
+
+def test_github_workflow_matches_the_schema(github_project: Path) -> None:
     files = sorted(str(p) for p in (github_project / ".github/workflows").glob("*.yml"))
-    assert len(files) == 2
+    assert [Path(f).name for f in files] == ["ci.yml"]  # tests and deploys in one workflow
     run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *files], github_project)
 
 
@@ -110,145 +156,323 @@ def test_github_workflows_pass_zizmor(github_project: Path) -> None:
     assert "No findings" in result.stdout
 
 
-def test_github_only_secret_is_the_dagster_token_and_no_expression_in_run(github_project: Path) -> None:
-    for name, workflow in workflows(github_project).items():
-        assert workflow["permissions"] == {"contents": "read"}, name
-        for job in workflow["jobs"].values():
-            for step in job["steps"]:
-                assert "${{" not in step.get("run", ""), (name, step["name"])
-                if "uses" in step:  # pinned to a full commit SHA
-                    ref = step["uses"].split("@")[1]
-                    assert len(ref) == 40 and int(ref, 16) >= 0, step["uses"]
-    text = (github_project / ".github/workflows/deploy.yml").read_text()
+def test_github_pins_actions_and_keeps_expressions_out_of_scripts(github_project: Path) -> None:
+    ci = workflows(github_project)["ci.yml"]
+    assert ci["permissions"] == {"contents": "read"}
+    for name, job in ci["jobs"].items():
+        for step in job["steps"]:
+            assert "${{" not in step.get("run", ""), (name, step["name"])
+            if "uses" in step:  # pinned to a full commit SHA
+                ref = step["uses"].split("@")[1]
+                assert len(ref) == 40 and int(ref, 16) >= 0, step["uses"]
+            if "setup-uv" in step.get("uses", ""):
+                assert step["with"]["version"] == DEFAULT_CONTEXT["_uv_version"]
+    text = (github_project / ".github/workflows/ci.yml").read_text()
     secrets = {part.split("}")[0].strip() for part in text.split("secrets.")[1:]}
     assert secrets == {"DAGSTER_CLOUD_API_TOKEN"}
 
 
+def test_github_token_reaches_only_the_steps_that_call_dagster_plus(github_project: Path) -> None:
+    ci = workflows(github_project)["ci.yml"]
+    agent_type = answers(github_project)["deployment_type"]
+    assert "DAGSTER_CLOUD_API_TOKEN" not in (ci.get("env") or {})
+    given = needed = 0
+    for name, job in ci["jobs"].items():
+        assert "DAGSTER_CLOUD_API_TOKEN" not in (job.get("env") or {}), name
+        for step in job["steps"]:
+            has_token = "DAGSTER_CLOUD_API_TOKEN" in (step.get("env") or {})
+            needs_token = calls_dagster_plus(step.get("run", ""), agent_type)
+            assert has_token == needs_token, (name, step["name"])
+            given += has_token
+            needed += needs_token
+            if "make install" in step.get("run", ""):
+                assert not has_token
+    assert given == needed >= 7
+
+
+def test_github_jobs_per_event(github_project: Path) -> None:
+    """Which jobs an event starts, evaluated from the jobs' own `if:` expressions."""
+    ci = workflows(github_project)["ci.yml"]
+    on = triggers(ci)
+    assert on["push"]["branches"] == ["main"]
+    assert on["pull_request"]["types"] == ["opened", "synchronize", "reopened", "closed"]
+    # Pushes to one pull request share a group (the newer cancels the older).
+    assert "github.event.pull_request.number" in ci["concurrency"]["group"]
+
+    def started(event_name: str, **event: Any) -> set[str]:
+        """Jobs in dependency order: a job whose needs did not all run sees them as skipped
+        (only `always()` runs it then); jobs that ran hand on non-empty outputs."""
+        context = context_for(event_name, github_event(event_name=event_name, **event))
+        ran: set[str] = set()
+        for name, job in ci["jobs"].items():  # the file lists jobs after the jobs they need
+            needs = [job["needs"]] if isinstance(job.get("needs"), str) else job.get("needs", [])
+            context["needs"] = {
+                n: {"outputs": {k: "x" for k in ci["jobs"][n].get("outputs", {})} if n in ran else {}}
+                for n in needs
+            }
+            status = "success" if all(n in ran for n in needs) else "skipped"
+            if condition(job.get("if"), context, status):
+                ran.add(name)
+        return ran
+
+    pr = {"head_sha": "a" * 40}
+    assert started("push") == {"test", "deploy-production"}
+    for action in ("opened", "synchronize", "reopened"):
+        assert started("pull_request", action=action, **pr) == {
+            "test",
+            "deploy-branch",
+            "clone-prod",
+            "comment",
+        }
+    assert started("pull_request", action="closed", merged=True, **pr) == {"close-branch-deployment"}
+    # Forks and Dependabot: tests only; their deploy and close jobs are skipped, not failed.
+    for outsider in ({"head_repository": "someone/acme_data"}, {"author": "dependabot[bot]"}):
+        assert started("pull_request", action="opened", **outsider, **pr) == {"test"}
+        assert started("pull_request", action="closed", **outsider, **pr) == set()
+
+
+def test_github_production_deploys_only_after_the_tests_in_its_environment(github_project: Path) -> None:
+    job = workflows(github_project)["ci.yml"]["jobs"]["deploy-production"]
+    assert job["needs"] == "test"
+    assert job["environment"]["name"] == "production"
+    assert job["concurrency"] == {"group": "dagster-plus-production", "cancel-in-progress": False}
+    for name in ("deploy-branch", "clone-prod", "comment"):
+        needs = workflows(github_project)["ci.yml"]["jobs"][name]["needs"]
+        assert ("test" in needs) if name == "deploy-branch" else ("deploy-branch" in needs)
+
+
+def test_github_deploy_commands(github_project: Path) -> None:
+    ci = workflows(github_project)["ci.yml"]
+    agent_type = answers(github_project)["deployment_type"]
+    region = answers(github_project)["region"]
+    host = "acme.eu.dagster.cloud" if region == "eu" else "acme.dagster.cloud"
+    assert ci["env"]["DAGSTER_CLOUD_URL"] == f"https://{host}"
+    for name, kind, head in (
+        ("deploy-production", "full", "$GITHUB_SHA"),
+        ("deploy-branch", "branch", "$HEAD_SHA"),
+    ):
+        job = ci["jobs"][name]
+        scripts = [step.get("run", "") for step in job["steps"]]
+        calls = [args for script in scripts for args in commands(script)]
+        deploy = [args for args in calls if args[:3] == ["dg", "plus", "deploy"]]
+        assert [args[3] for args in deploy] == ["start", "build-and-push", "finish"], name
+        start, build, _ = deploy
+        assert option(start, "--deployment-type") == kind
+        assert option(start, "--commit-hash") == head
+        assert option(start, "--git-url") == f"$GITHUB_SERVER_URL/$GITHUB_REPOSITORY/tree/{head}"
+        assert option(build, "--agent-type") == agent_type
+        if agent_type == "serverless":
+            assert option(build, "--build-strategy") == "python-executable"
+            assert option(build, "--pex-build-method") == "local"
+            export = calls[calls.index(build) - 1]
+            assert export[:2] == ["uv", "export"] and "--locked" in export
+        else:
+            assert "--build-strategy" not in build
+        install = next(i for i, args in enumerate(calls) if args == ["make", "install"])
+        assert calls[install + 1] == ["make", "package"] and calls.index(start) > install
+        assert ("packages" in job["permissions"]) == (agent_type == "hybrid")
+        assert any("docker login" in s for s in scripts) == (agent_type == "hybrid")
+        uv = next(step for step in job["steps"] if "setup-uv" in step.get("uses", ""))
+        assert uv["with"]["save-cache"] is False  # deploy jobs only read the tests' cache
+    test_uv = next(s for s in ci["jobs"]["test"]["steps"] if "setup-uv" in s.get("uses", ""))
+    assert test_uv["with"]["cache-dependency-glob"] == "uv.lock"
+
+
+def test_github_dagster_jobs_and_the_comment(github_project: Path) -> None:
+    ci = workflows(github_project)["ci.yml"]
+
+    def helpers(job: str) -> list[tuple[list[str], Any]]:
+        return [
+            (helper, step.get("if"))
+            for step in ci["jobs"][job]["steps"]
+            for args in commands(step.get("run", ""))
+            if (helper := helper_call(args)) is not None
+        ]
+
+    assert helpers("deploy-branch") == [(["branch-deployment", "--output", "$GITHUB_OUTPUT"], None)]
+    assert helpers("clone-prod") == [(["launch", "clone_prod", "--output", "$GITHUB_OUTPUT"], None)]
+    assert helpers("close-branch-deployment") == [
+        (["launch", "drop_prod_clone", "--skip-without-branch-deployment"], None),
+        (["close"], "always()"),  # marked merged/closed even when the drop failed
+    ]
+    assert helpers("comment") == [(["comment"], None)]
+    # Only the comment job may write to the pull request; it installs nothing.
+    for name, job in ci["jobs"].items():
+        assert ("pull-requests" in job.get("permissions", {})) == (name == "comment"), name
+    assert ci["jobs"]["comment"]["permissions"]["pull-requests"] == "write"
+    assert ci["jobs"]["comment"]["needs"] == ["deploy-branch", "clone-prod"]
+    assert ci["jobs"]["comment"]["if"].startswith("always()")  # also after a failed clone
+    # Jobs that only talk to Dagster+ install only the pinned Dagster+ CLI package.
+    for name in ("clone-prod", "close-branch-deployment"):
+        for step in ci["jobs"][name]["steps"]:
+            for args in commands(step.get("run", "")):
+                assert args[:5] == [
+                    "uv",
+                    "run",
+                    "--no-project",
+                    "--with",
+                    "dagster-cloud-cli==$DAGSTER_CLOUD_CLI_VERSION",
+                ]
+    assert ci["env"]["DAGSTER_CLOUD_CLI_VERSION"] == DEFAULT_CONTEXT["_dagster_version"]
+
+
 def test_github_ci_runs_the_project_checks(github_project: Path) -> None:
     ci = workflows(github_project)["ci.yml"]
-    assert set(triggers(ci)) == {"pull_request", "push"}
-    assert triggers(ci)["push"]["branches"] == ["main"]
     runs = [step.get("run", "") for step in ci["jobs"]["test"]["steps"]]
     for command in ("make install", "make lint", "make test", "make check-defs"):
         assert command in runs
     assert any(r.startswith(".venv/bin/dbt parse") for r in runs)
     setup = next(s for s in ci["jobs"]["test"]["steps"] if "setup-python" in s.get("uses", ""))
     assert setup["with"]["python-version-file"] == ".python-version"
-
-
-def github_launches(workflow: dict[str, Any]) -> dict[str, tuple[str, str, list[str]]]:
-    """Dagster job -> (CI job's `if`, step's `if`, the CI job's step commands in order)."""
-    found = {}
-    for job in workflow["jobs"].values():
-        commands = [step.get("run", "") for step in job["steps"]]
-        for step in job["steps"]:
-            launched = launched_job([step.get("run", "")], step.get("env", {}))
-            if launched:
-                found[launched] = (job.get("if", ""), step.get("if", ""), commands)
-    return found
-
-
-def test_github_deploy_lifecycle_wiring(github_project: Path) -> None:
-    deploy = workflows(github_project)["deploy.yml"]
-    on = triggers(deploy)
-    assert on["push"]["branches"] == ["main"]
-    assert on["pull_request"]["types"] == ["opened", "synchronize", "reopened", "closed"]
-    # Two pushes to one pull request share a group (the newer cancels the older).
-    assert "github.event.pull_request.number" in deploy["concurrency"]["group"]
-
-    launches = github_launches(deploy)
-    assert set(launches) == {"clone_prod", "drop_prod_clone"}
-    clone_job_if, clone_step_if, clone_steps = launches["clone_prod"]
-    assert "github.event.action != 'closed'" in clone_job_if
-    assert clone_step_if == "github.event_name == 'pull_request'"
-    finish = next(i for i, c in enumerate(clone_steps) if c.startswith("dg plus deploy finish"))
-    launch = next(i for i, c in enumerate(clone_steps) if "dagster-cloud job launch" in c)
-    assert finish < launch  # the clone is made once the branch deployment is deployed
-
-    drop_job_if, _, drop_steps = launches["drop_prod_clone"]
-    assert "github.event.action == 'closed'" in drop_job_if
-    launch = next(i for i, c in enumerate(drop_steps) if "dagster-cloud job launch" in c)
-    closed = next(i for i, c in enumerate(drop_steps) if "--mark-closed" in c)
-    assert launch < closed  # dropped while the branch deployment still serves the job
-
-
-def test_github_deploy_builds_for_the_deployment_type(github_project: Path) -> None:
-    deploy = workflows(github_project)["deploy.yml"]
-    agent_type = deploy["env"]["AGENT_TYPE"]
-    steps = deploy["jobs"]["deploy"]["steps"]
-    runs = " ".join(step.get("run", "") for step in steps)
-    assert 'dg plus deploy build-and-push --agent-type "$AGENT_TYPE"' in runs
-    assert ("docker login" in runs) == (agent_type == "hybrid")
-    assert ("packages" in deploy["jobs"]["deploy"]["permissions"]) == (agent_type == "hybrid")
+    assert not any("DAGSTER_CLOUD_API_TOKEN" in (s.get("env") or {}) for s in ci["jobs"]["test"]["steps"])
 
 
 # --- GitLab CI -------------------------------------------------------------------------------
 
 
+def gitlab_jobs(project: Path) -> dict[str, dict[str, Any]]:
+    """Every job with `extends` merged in (GitLab merges hashes deeply; these files need one level)."""
+    ci = yaml.safe_load((project / ".gitlab-ci.yml").read_text())
+
+    def merged(name: str) -> dict[str, Any]:
+        job: dict[str, Any] = {}
+        for parent in flatten(ci[name].get("extends", [])):
+            job.update(merged(parent))
+        job.update(ci[name])
+        return job
+
+    return {name: merged(name) for name in ci if isinstance(ci[name], dict) and "stage" in merged(name)}
+
+
+def rule_outcome(rules: list[dict[str, Any]], variables: dict[str, str]) -> str | None:
+    """The `when` of the first matching rule (None: the job is not in the pipeline). Supports
+    what these files use: `$A == "x"`, `$A != $B`, `$A`, `&&`."""
+
+    def value(term: str) -> str | None:
+        term = term.strip()
+        if term.startswith("$"):
+            return variables.get(term[1:])
+        return term.strip('"')
+
+    def holds(expression: str) -> bool:
+        for clause in expression.split("&&"):
+            if "==" in clause or "!=" in clause:
+                op = "==" if "==" in clause else "!="
+                left, right = clause.split(op)
+                if (value(left) == value(right)) != (op == "=="):
+                    return False
+            elif not value(clause):
+                return False
+        return True
+
+    for rule in rules:
+        if "if" not in rule or holds(rule["if"]):
+            when = rule.get("when", "on_success")
+            return None if when == "never" else str(when)
+    return None
+
+
 @pytest.mark.parametrize("deployment_type", DEPLOYMENT_TYPES)
 def test_gitlab_ci_schema_and_lifecycle_wiring(cookies: Any, deployment_type: str) -> None:
-    project = bake(cookies, ci_provider="gitlab", dagster_plus_deployment_type=deployment_type)
+    project = bake(
+        cookies,
+        ci_provider="gitlab",
+        dagster_plus_deployment_type=deployment_type,
+        dagster_plus_region="eu" if deployment_type == "hybrid" else "us",
+        clone_retention_days="9",
+    )
     ci_file = project / ".gitlab-ci.yml"
     run([tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", str(ci_file)], project)
     ci = yaml.safe_load(ci_file.read_text())
+    jobs = gitlab_jobs(project)
     assert ci["stages"] == ["test", "deploy"]
+    host = "acme.eu.dagster.cloud" if deployment_type == "hybrid" else "acme.dagster.cloud"
+    assert ci["variables"]["DAGSTER_CLOUD_URL"] == f"https://{host}"
+    assert ci["variables"]["UV_VERSION"] == DEFAULT_CONTEXT["_uv_version"]
 
-    def job(name: str) -> dict[str, Any]:
-        merged: dict[str, Any] = {}
-        for parent in flatten(ci[name].get("extends", [])):
-            merged.update(ci[parent])
-        merged.update(ci[name])
-        return merged
+    default_branch = {"CI_COMMIT_BRANCH": "main", "CI_DEFAULT_BRANCH": "main", "CI_PIPELINE_SOURCE": "push"}
+    merge_request = {
+        "CI_PIPELINE_SOURCE": "merge_request_event",
+        "CI_MERGE_REQUEST_PROJECT_ID": "1",
+        "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": "1",
+        "CI_COMMIT_REF_NAME": "feature",
+    }
+    fork = {**merge_request, "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": "2"}
 
-    test_rules = [rule["if"] for rule in job("test")["rules"]]
-    assert test_rules == [
-        '$CI_PIPELINE_SOURCE == "merge_request_event"',
-        "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH",
-    ]
-    production = job("deploy_production")
-    assert "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH" in production["rules"][0]["if"]
-    assert "dg plus deploy start --deployment-type full --yes" in flatten(production["script"])
+    def pipeline(variables: dict[str, str]) -> dict[str, str]:
+        outcomes = {name: rule_outcome(job.get("rules", []), variables) for name, job in jobs.items()}
+        return {name: when for name, when in outcomes.items() if when}
 
-    branch = job("deploy_branch")
-    assert branch["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
-    assert branch["environment"]["name"] == "branch/$CI_COMMIT_REF_NAME"
-    assert branch["environment"]["on_stop"] == "close_branch"
-    script = flatten(branch["script"])
-    assert launched_job(script, branch["variables"]) == "clone_prod"
-    assert index_of(script, "dg plus deploy finish") < index_of(script, "dagster-cloud job launch")
+    assert pipeline(default_branch) == {"test": "on_success", "deploy_production": "on_success"}
+    assert pipeline(merge_request) == {
+        "test": "on_success",
+        "deploy_branch": "on_success",
+        "clone_prod": "on_success",
+        "close_branch": "manual",
+    }
+    assert pipeline(fork) == {"test": "on_success"}  # deploy jobs skipped, not failed
 
-    close = job("close_branch")
-    assert close["environment"] == {"name": "branch/$CI_COMMIT_REF_NAME", "action": "stop"}
-    assert close["rules"][0]["when"] == "manual"
-    assert launched_job(flatten(close["script"]), close["variables"]) == "drop_prod_clone"
-    assert any("--mark-closed" in line for line in flatten(close["after_script"]))
-    assert ("services" in job("deploy_branch")) == (deployment_type == "hybrid")
+    # Deploys only after the tests; clone after the deploy; stop job of the environment.
+    assert jobs["deploy_production"]["needs"] == ["test"] and jobs["deploy_branch"]["needs"] == ["test"]
+    assert jobs["clone_prod"]["needs"] == ["deploy_branch"]
+    assert jobs["deploy_production"]["environment"]["name"] == "production"
+    branch_env = jobs["deploy_branch"]["environment"]
+    assert branch_env == {
+        "name": "branch/$CI_COMMIT_REF_NAME",
+        "url": "$DAGSTER_PLUS_DEPLOYMENT_URL",  # the link on the merge request
+        "on_stop": "close_branch",
+        "auto_stop_in": "9 days",  # clone_retention_days
+    }
+    assert jobs["deploy_branch"]["artifacts"]["reports"]["dotenv"] == "deploy.env"
+    assert jobs["clone_prod"]["environment"] == {"name": "branch/$CI_COMMIT_REF_NAME", "action": "access"}
+    assert jobs["close_branch"]["environment"] == {"name": "branch/$CI_COMMIT_REF_NAME", "action": "stop"}
+    # Every job that talks to Dagster+ belongs to an environment (the token is environment-scoped).
+    for name, job in jobs.items():
+        scripts = "\n".join(flatten(job.get("script")))
+        if calls_dagster_plus(scripts, deployment_type):
+            assert job["environment"]["name"] in ("production", "branch/$CI_COMMIT_REF_NAME"), name
+    assert "environment" not in jobs["test"]
 
-
-@pytest.fixture(scope="session")
-def gitlab_ci_local() -> Path:
-    """gitlab-ci-local and the Node 22 it needs, installed once under build/ (npm registry)."""
-    binary = GITLAB_CI_LOCAL_DIR / "node_modules" / ".bin" / "gitlab-ci-local"
-    if not binary.exists():
-        subprocess.run(
-            [
-                "npm",
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--prefix",
-                str(GITLAB_CI_LOCAL_DIR),
-                "node@22",
-                "gitlab-ci-local",
-            ],
-            check=True,
+    # The deploy scripts: install with no secret, package, then dg plus deploy with git metadata.
+    for name, kind in (("deploy_production", "full"), ("deploy_branch", "branch")):
+        calls = [args for line in flatten(jobs[name]["script"]) for args in commands(line)]
+        for target in ("install", "package"):  # neither sees a secret
+            line = next(a for a in calls if "make" in a and a[a.index("make") + 1] == target)
+            make = line.index("make")
+            assert line[make - 5 : make] == ["env", "-u", "DAGSTER_CLOUD_API_TOKEN", "-u", "GITLAB_API_TOKEN"]
+        deploy = [args for args in calls if args[:3] == ["dg", "plus", "deploy"]]
+        assert [args[3] for args in deploy] == ["start", "build-and-push", "finish"]
+        start, build, _ = deploy
+        assert option(start, "--deployment-type") == kind
+        assert option(start, "--commit-hash") == "$CI_COMMIT_SHA"
+        assert option(start, "--git-url") == "$CI_PROJECT_URL/-/tree/$CI_COMMIT_SHA"
+        assert option(build, "--agent-type") == deployment_type
+        assert (option(build, "--build-strategy"), option(build, "--pex-build-method")) == (
+            ("python-executable", "local") if deployment_type == "serverless" else (None, None)
         )
-    if not shutil.which("rsync"):  # gitlab-ci-local copies the project with rsync
-        subprocess.run(["apt-get", "install", "-y", "-qq", "rsync"], check=False)
-        if not shutil.which("rsync"):
-            subprocess.run(["apt-get", "update", "-qq"], check=True)
-            subprocess.run(["apt-get", "install", "-y", "-qq", "rsync"], check=True)
-    return binary.parent
+        assert ("services" in jobs[name]) == (deployment_type == "hybrid")
+
+    # The Dagster+ jobs, through ci/dagster_plus.py (fails unless the run succeeds).
+    def helpers(name: str) -> list[list[str]]:
+        return [h for line in flatten(jobs[name]["script"]) for a in commands(line) if (h := helper_call(a))]
+
+    assert helpers("deploy_branch") == [["branch-deployment", "--output", "deploy.env"]]
+    assert helpers("clone_prod") == [["launch", "clone_prod", "--output", "clone.env"]]
+    # The drop's failure is kept for the end (`|| status=$?` ... `exit "$status"`): closed either way.
+    assert helpers("close_branch") == [
+        ["launch", "drop_prod_clone", "--skip-without-branch-deployment", "||", "status=$?"],
+        ["close"],
+    ]
+    assert flatten(jobs["close_branch"]["script"])[-1] == 'exit "$status"'
+    assert [helper_call(a) for line in jobs["clone_prod"]["after_script"] for a in commands(line)] == [
+        ["comment", "--values", "clone.env"]
+    ]
+
+    # Caches: uv's download cache keyed on uv.lock, never .venv; deploy jobs only read it.
+    assert jobs["test"]["cache"] == {"key": {"files": ["uv.lock"]}, "paths": [".cache/uv/"]}
+    assert ci["variables"]["UV_CACHE_DIR"] == "$CI_PROJECT_DIR/.cache/uv"
+    for name in ("deploy_production", "deploy_branch"):
+        assert jobs[name]["cache"] == {**jobs["test"]["cache"], "policy": "pull"}
 
 
 @pytest.fixture
@@ -280,7 +504,8 @@ def test_gitlab_test_job_runs_for_real(gitlab_ci_local: Path, gitlab_project: Pa
             "test",
         ],
         gitlab_project,
-        env={"PATH": f"{gitlab_ci_local}:{venv_bin()}:/usr/local/bin:/usr/bin:/bin"},
+        # The pinned uv is next to this interpreter (the job installs it only when missing).
+        env={"PATH": f"{gitlab_ci_local}:{venv_bin()}:{Path(tool('uv')).parent}:{SYSTEM_PATH}"},
         timeout=1500,
         check=False,
     )

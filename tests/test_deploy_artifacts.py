@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dockerfile_build import EmulatedImage, build, ignored, instructions
 
 from conftest import DEFAULT_CONTEXT, TEMPLATE_DIR, _uv, run
+from dockerfile_build import EmulatedImage, build, ignored, instructions
 
 PYTHON_VERSIONS = DEFAULT_CONTEXT["python_version"]  # the default first
 SLUG = "acme_data"
