@@ -24,6 +24,8 @@ CHOICES = {
     "dagster_plus_deployment_type": ("serverless", "hybrid"),
     "python_version": SUPPORTED_PYTHON_VERSIONS,
     "blue_green_publishing": ("yes", "no"),
+    "platform_health": ("yes", "no"),
+    "bi_tool": ("none", "superset", "mode"),
 }
 # Package names a project package must not shadow: importing the project would hide them.
 SHADOWED_PACKAGES = frozenset(
@@ -159,6 +161,12 @@ def _cross_checks(answers: Mapping[str, str]) -> list[str]:
         errors.append(
             "ERROR: snowflake_sandbox_database: must differ from snowflake_database "
             "(developers must never write to production)"
+        )
+    bi_tool = str(answers.get("bi_tool", "none"))
+    if bi_tool != "none" and answers.get("platform_health") == "no":
+        errors.append(
+            f"ERROR: bi_tool: {bi_tool!r} needs platform_health=yes "
+            "(only platform health reads BI reports); answer bi_tool=none"
         )
     return errors
 

@@ -31,3 +31,10 @@ DBT_DEFAULT_SCHEMA = "ANALYTICS"
 # The production sweeper drops pull-request clones unused for this many days.
 CLONE_RETENTION_DAYS = {{ cookiecutter.clone_retention_days }}
 BLUE_GREEN_PUBLISHING = {{ "True" if cookiecutter.blue_green_publishing == "yes" else "False" }}
+{%- if cookiecutter.platform_health == "yes" %}
+
+# Platform health (docs/platform-health.md): the BI tool whose reports count as consumers
+# ("none": dbt exposures only), and where its pull or merge requests go.
+PLATFORM_HEALTH_BI_TOOL = "{{ cookiecutter.bi_tool }}"
+CI_PROVIDER = "{{ cookiecutter.ci_provider }}"
+{%- endif %}
