@@ -40,7 +40,10 @@ class GitHubPullRequests:
             return call()
         except github.GithubException as error:
             hint = ": check GITHUB_TOKEN" if error.status in (401, 403) else ""
-            message = error.message or (error.data if isinstance(error.data, str) else "")
+            data = error.data
+            message = error.message or (
+                data.get("message") if isinstance(data, dict) else data if isinstance(data, str) else ""
+            )
             raise ChangeRequestError(
                 f"GitHub: {what} answered {error.status} {message}{hint}".rstrip()
             ) from None

@@ -136,7 +136,9 @@ def _add_dbt_nodes(graph: nx.DiGraph[str], manifest: Mapping[str, Any]) -> None:
             name=props["name"],
             url=props.get("url"),
             owners=tuple(
-                str(v) for v in (props.get("owner") or {}).values() if isinstance(v, str) and v
+                sorted(
+                    str(v) for v in (props.get("owner") or {}).values() if isinstance(v, str) and v
+                )
             ),
             path=props.get("original_file_path"),
         )
@@ -159,7 +161,7 @@ def _add_bi_objects(
             kind=obj.kind,
             name=obj.name,
             url=obj.url,
-            owners=obj.owners,
+            owners=tuple(sorted(obj.owners)),
             created_at=obj.created_at,
             changed_at=obj.changed_at,
             last_run_at=obj.last_run_at,
