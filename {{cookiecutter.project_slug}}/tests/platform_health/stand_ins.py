@@ -168,6 +168,7 @@ def dbt_project_files(dbt_project_dir: Path, prefix: str = "dbt_project") -> dic
     return {
         f"{prefix}/{path.relative_to(dbt_project_dir).as_posix()}": path.read_text()
         for path in sorted(dbt_project_dir.rglob("*"))
-        if path.is_file() and not skipped & set(path.relative_to(dbt_project_dir).parts)
+        if path.is_file()
+        and not skipped & set(path.relative_to(dbt_project_dir).parts)
         and path.suffix in {".sql", ".yml", ".yaml", ".md"}
     }

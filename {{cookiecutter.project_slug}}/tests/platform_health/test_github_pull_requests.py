@@ -142,7 +142,9 @@ def test_opened_once_then_updated_never_duplicated(
     github: tuple[StandIn, FakeGitHub], remote: Path
 ) -> None:
     stand_in, fake = github
-    first = propose(host(stand_in), exposures_proposal("version: 2\nexposures: []\n"), "dbt_project")
+    first = propose(
+        host(stand_in), exposures_proposal("version: 2\nexposures: []\n"), "dbt_project"
+    )
     assert (first.action, first.number, first.pushed) == ("created", 1, True)
     assert first.url == "https://github.com/acme/data/pull/1"
     assert stand_in.calls() == [("GET", REPO), LIST, ("POST", f"{REPO}/pulls")]
@@ -158,19 +160,26 @@ def test_opened_once_then_updated_never_duplicated(
         "head": EXPOSURES_BRANCH,
     }
     assert stand_in.requests[0].headers["authorization"] == "token ghs_test"
-    assert branch_file(remote, EXPOSURES_BRANCH, f"dbt_project/{EXPOSURES}") == "version: 2\nexposures: []\n"
+    assert (
+        branch_file(remote, EXPOSURES_BRANCH, f"dbt_project/{EXPOSURES}")
+        == "version: 2\nexposures: []\n"
+    )
     head = branch_head(remote, EXPOSURES_BRANCH)
 
     # The same proposal again: no push, no request written.
     stand_in.requests.clear()
-    again = propose(host(stand_in), exposures_proposal("version: 2\nexposures: []\n"), "dbt_project")
+    again = propose(
+        host(stand_in), exposures_proposal("version: 2\nexposures: []\n"), "dbt_project"
+    )
     assert (again.action, again.number, again.pushed) == ("unchanged", 1, False)
     assert stand_in.calls() == [("GET", REPO), LIST]
     assert branch_head(remote, EXPOSURES_BRANCH) == head
 
     # New content: the branch moves, the pull request (same text) is not edited.
     stand_in.requests.clear()
-    moved = propose(host(stand_in), exposures_proposal("version: 2\nexposures: [] # v2\n"), "dbt_project")
+    moved = propose(
+        host(stand_in), exposures_proposal("version: 2\nexposures: [] # v2\n"), "dbt_project"
+    )
     assert (moved.action, moved.pushed) == ("updated", True)
     assert stand_in.calls() == [("GET", REPO), LIST]
     assert branch_head(remote, EXPOSURES_BRANCH) != head
@@ -178,7 +187,9 @@ def test_opened_once_then_updated_never_duplicated(
     # New text: the open pull request is edited in place.
     stand_in.requests.clear()
     edited = propose(
-        host(stand_in), exposures_proposal("version: 2\nexposures: [] # v2\n", "Now 3 dashboards."), "dbt_project"
+        host(stand_in),
+        exposures_proposal("version: 2\nexposures: [] # v2\n", "Now 3 dashboards."),
+        "dbt_project",
     )
     assert (edited.action, edited.number, edited.pushed) == ("updated", 1, False)
     assert stand_in.calls() == [("GET", REPO), LIST, ("PATCH", f"{REPO}/pulls/1")]
@@ -189,11 +200,17 @@ def test_opened_once_then_updated_never_duplicated(
     assert list(fake.pulls) == [1]
 
 
-def test_nothing_to_propose_when_main_already_has_it(github: tuple[StandIn, FakeGitHub], remote: Path) -> None:
+def test_nothing_to_propose_when_main_already_has_it(
+    github: tuple[StandIn, FakeGitHub], remote: Path
+) -> None:
     stand_in, _ = github
     current = (settings.DBT_PROJECT_DIR / "models/marts/_marts.yml").read_text()
     proposal = Proposal(
-        EXPOSURES_BRANCH, "t", "b", "m", changes=lambda read: ({"models/marts/_marts.yml": current}, [])
+        EXPOSURES_BRANCH,
+        "t",
+        "b",
+        "m",
+        changes=lambda read: ({"models/marts/_marts.yml": current}, []),
     )
     outcome = propose(host(stand_in), proposal, "dbt_project")
     assert outcome.action == "nothing to propose"
@@ -204,21 +221,30 @@ def test_nothing_to_propose_when_main_already_has_it(github: tuple[StandIn, Fake
 @pytest.mark.parametrize(
     ("reply", "message"),
     [
-        (Reply(401, {"message": "Bad credentials"}), "GitHub: GET repository acme/data answered 401 Bad credentials: check GITHUB_TOKEN"),
+        (
+            Reply(401, {"message": "Bad credentials"}),
+            "GitHub: GET repository acme/data answered 401 Bad credentials: check GITHUB_TOKEN",
+        ),
         (Reply(404, {"message": "Not Found"}), "answered 404 Not Found"),
     ],
 )
-def test_api_refusal_is_one_clear_error_and_nothing_is_pushed(remote: Path, reply: Reply, message: str) -> None:
-    with serve({("GET", REPO): lambda _r: reply}) as stand_in:
-        with pytest.raises(ChangeRequestError) as raised:
-            propose(host(stand_in), exposures_proposal("x: 1\n"), "dbt_project")
+def test_api_refusal_is_one_clear_error_and_nothing_is_pushed(
+    remote: Path, reply: Reply, message: str
+) -> None:
+    with (
+        serve({("GET", REPO): lambda _r: reply}) as stand_in,
+        pytest.raises(ChangeRequestError) as raised,
+    ):
+        propose(host(stand_in), exposures_proposal("x: 1\n"), "dbt_project")
     assert message in str(raised.value)
     assert branch_head(remote, EXPOSURES_BRANCH) is None
 
 
 def test_api_down_is_one_clear_error() -> None:
     unreachable = GitHubPullRequests("acme/data", "t", api_url=closed_port_url())
-    with pytest.raises(ChangeRequestError, match="GitHub: GET repository acme/data failed: unreachable"):
+    with pytest.raises(
+        ChangeRequestError, match="GitHub: GET repository acme/data failed: unreachable"
+    ):
         propose(unreachable, exposures_proposal("x: 1\n"), "dbt_project")
 
 
@@ -238,7 +264,9 @@ def test_the_removal_pull_request_from_the_asset(
     monkeypatch.setenv("GITHUB_TOKEN", "ghs_test")
     monkeypatch.setenv("GITHUB_REPOSITORY", "acme/data")
     monkeypatch.setenv("GITHUB_API_URL", stand_in.url)
-    key = dg.AssetKey([settings.PRODUCTION_DATABASE.lower(), "platform_health", "unused_models_change_request"])
+    key = dg.AssetKey(
+        [settings.PRODUCTION_DATABASE.lower(), "platform_health", "unused_models_change_request"]
+    )
     job = defs().resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(asset_selection=[key])
     assert result.success
@@ -251,5 +279,9 @@ def test_the_removal_pull_request_from_the_asset(
     model = "dbt_project/models/intermediate/int_comments.sql"
     assert branch_file(remote, "main", model) is not None
     assert branch_file(remote, REMOVAL_BRANCH, model) is None
-    properties = branch_file(remote, REMOVAL_BRANCH, "dbt_project/models/intermediate/_intermediate.yml")
-    assert properties is not None and "int_comments" not in properties and "int_stories" in properties
+    properties = branch_file(
+        remote, REMOVAL_BRANCH, "dbt_project/models/intermediate/_intermediate.yml"
+    )
+    assert (
+        properties is not None and "int_comments" not in properties and "int_stories" in properties
+    )

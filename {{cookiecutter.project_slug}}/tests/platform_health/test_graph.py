@@ -154,7 +154,9 @@ def test_consumers_are_exposures_snapshots_and_live_bi_objects(platform: Any) ->
     assert "bi:report:old" not in found  # archived
 
 
-def test_unused_models_are_exact(manifest: dict[str, Any], index: RelationIndex, platform: Any) -> None:
+def test_unused_models_are_exact(
+    manifest: dict[str, Any], index: RelationIndex, platform: Any
+) -> None:
     # int_comments is read only by an archived report; int_stories is kept by its meta.
     assert unused_models(platform.graph) == [model("int_comments")]
     without_bi = build_platform_graph(manifest, [], index)
@@ -169,7 +171,9 @@ def test_unused_models_are_exact(manifest: dict[str, Any], index: RelationIndex,
     ]
 
 
-def test_generated_exposures_are_not_counted_twice(manifest: dict[str, Any], index: RelationIndex) -> None:
+def test_generated_exposures_are_not_counted_twice(
+    manifest: dict[str, Any], index: RelationIndex
+) -> None:
     generated = json.loads(json.dumps(manifest))
     exposure = generated["exposures"][f"exposure.{PROJECT}.front_page_dashboard"]
     exposure["meta"] = {"platform_health": {"generated": True}}
@@ -197,18 +201,86 @@ def test_the_graph_survives_its_table(platform: Any) -> None:
 
 # (node attributes, expected reason fragment or None) with the default rules at NOW.
 STALENESS = [
-    ({"kind": "report", "last_run_at": days_ago(101), "created_at": days_ago(400)}, "not run in 101 days"),
-    ({"kind": "report", "last_run_at": days_ago(100), "created_at": days_ago(400), "run_count": 50, "view_count": 50}, None),
-    ({"kind": "dashboard", "last_run_at": None, "changed_at": days_ago(150)}, "never run in its 150 days"),
-    ({"kind": "chart", "last_run_at": days_ago(10), "changed_at": days_ago(61), "run_count": 4, "view_count": 4}, "4 runs and 4 views in 61 days"),
-    ({"kind": "chart", "last_run_at": days_ago(10), "changed_at": days_ago(60), "run_count": 4, "view_count": 4}, None),
-    ({"kind": "chart", "last_run_at": days_ago(10), "changed_at": days_ago(90), "run_count": 5, "view_count": 1}, None),
-    ({"kind": "chart", "last_run_at": days_ago(10), "changed_at": days_ago(90), "run_count": 1, "view_count": 5}, None),
+    (
+        {"kind": "report", "last_run_at": days_ago(101), "created_at": days_ago(400)},
+        "not run in 101 days",
+    ),
+    (
+        {
+            "kind": "report",
+            "last_run_at": days_ago(100),
+            "created_at": days_ago(400),
+            "run_count": 50,
+            "view_count": 50,
+        },
+        None,
+    ),
+    (
+        {"kind": "dashboard", "last_run_at": None, "changed_at": days_ago(150)},
+        "never run in its 150 days",
+    ),
+    (
+        {
+            "kind": "chart",
+            "last_run_at": days_ago(10),
+            "changed_at": days_ago(61),
+            "run_count": 4,
+            "view_count": 4,
+        },
+        "4 runs and 4 views in 61 days",
+    ),
+    (
+        {
+            "kind": "chart",
+            "last_run_at": days_ago(10),
+            "changed_at": days_ago(60),
+            "run_count": 4,
+            "view_count": 4,
+        },
+        None,
+    ),
+    (
+        {
+            "kind": "chart",
+            "last_run_at": days_ago(10),
+            "changed_at": days_ago(90),
+            "run_count": 5,
+            "view_count": 1,
+        },
+        None,
+    ),
+    (
+        {
+            "kind": "chart",
+            "last_run_at": days_ago(10),
+            "changed_at": days_ago(90),
+            "run_count": 1,
+            "view_count": 5,
+        },
+        None,
+    ),
     # Usage the tool does not report never makes a report stale.
     ({"kind": "report", "last_run_at": None, "created_at": None}, None),
-    ({"kind": "report", "last_run_at": days_ago(1), "created_at": days_ago(90), "run_count": None, "view_count": 0}, None),
+    (
+        {
+            "kind": "report",
+            "last_run_at": days_ago(1),
+            "created_at": days_ago(90),
+            "run_count": None,
+            "view_count": 0,
+        },
+        None,
+    ),
     ({"kind": "dataset", "last_run_at": days_ago(500), "changed_at": days_ago(500)}, None),
-    ({"kind": "report", "archived": True, "last_run_at": days_ago(500), "created_at": days_ago(500)}, None),
+    (
+        {
+            "kind": "report",
+            "archived": True,
+            "last_run_at": days_ago(500),
+            "created_at": days_ago(500),
+        },
+        None,
+    ),
 ]
 
 
@@ -219,7 +291,13 @@ def test_staleness_rules(node: dict[str, Any], expected: str | None) -> None:
 
 
 def test_staleness_thresholds_are_configurable() -> None:
-    node = {"kind": "report", "last_run_at": days_ago(31), "created_at": days_ago(400), "run_count": 9, "view_count": 9}
+    node = {
+        "kind": "report",
+        "last_run_at": days_ago(31),
+        "created_at": days_ago(400),
+        "run_count": 9,
+        "view_count": 9,
+    }
     assert staleness_reason(node, NOW) is None
     assert staleness_reason(node, NOW, StalenessRules(max_days_without_run=30)) is not None
     with pytest.raises(ValueError, match="min_runs"):

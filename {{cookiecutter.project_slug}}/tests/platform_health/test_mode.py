@@ -36,7 +36,10 @@ def report(token: str, **fields: Any) -> dict[str, Any]:
         "account_username": "ana",
         "_links": {
             "self": {"href": f"{API}/reports/{token}", "templated": False},
-            "web": {"href": f"https://app.mode.com/{WORKSPACE}/reports/{token}", "templated": False},
+            "web": {
+                "href": f"https://app.mode.com/{WORKSPACE}/reports/{token}",
+                "templated": False,
+            },
         },
         **fields,
     }
@@ -53,7 +56,10 @@ QUERIES = {
     "r1": [{"token": "q1", "raw_query": "select * from analytics.story_rankings"}],
     "r2": [
         {"token": "q2", "raw_query": "select * from analytics.author_activity"},
-        {"token": "q3", "raw_query": f"select * from staging.stg_stories where score > 1\n{LIQUID_FORM}"},
+        {
+            "token": "q3",
+            "raw_query": "select * from staging.stg_stories where score > 1\n" + LIQUID_FORM,  # noqa: S608
+        },
         {"token": "q4", "raw_query": ""},
     ],
     "r3": [],
@@ -63,7 +69,11 @@ QUERIES = {
 def mode_routes(archived: list[str]) -> dict[tuple[str, str], Any]:
     def spaces(request: Request) -> Reply:
         assert request.query == {"filter": ["all"]}
-        return Reply(body=hal("spaces", [{"token": "s1", "name": "Marketing"}, {"token": "s2", "name": "Ops"}]))
+        return Reply(
+            body=hal(
+                "spaces", [{"token": "s1", "name": "Marketing"}, {"token": "s2", "name": "Ops"}]
+            )
+        )
 
     def s1_reports(request: Request) -> Reply:
         if request.query.get("page") == ["2"]:
@@ -71,7 +81,12 @@ def mode_routes(archived: list[str]) -> dict[tuple[str, str], Any]:
         return Reply(body=hal("reports", [report("r1")], f"{API}/spaces/s1/reports?page=2"))
 
     def s2_reports(request: Request) -> Reply:
-        return Reply(body=hal("reports", [report("r3", last_run_at=None, runs_count="0", view_count="1", archived=True)]))
+        return Reply(
+            body=hal(
+                "reports",
+                [report("r3", last_run_at=None, runs_count="0", view_count="1", archived=True)],
+            )
+        )
 
     def archive(request: Request) -> Reply:
         archived.append(request.path.split("/")[-2])
@@ -84,7 +99,9 @@ def mode_routes(archived: list[str]) -> dict[tuple[str, str], Any]:
         ("PATCH", f"{API}/reports/r1/archive"): archive,
     }
     for token, queries in QUERIES.items():
-        routes[("GET", f"{API}/reports/{token}/queries")] = lambda _r, q=queries: Reply(body=hal("queries", q))
+        routes[("GET", f"{API}/reports/{token}/queries")] = lambda _r, q=queries: Reply(
+            body=hal("queries", q)
+        )
     return routes
 
 
@@ -111,7 +128,10 @@ def test_lists_every_report_across_spaces_and_pages(mode: StandIn) -> None:
     assert r1.created_at == datetime(2025, 1, 10, 8, tzinfo=UTC)
     assert r1.last_run_at == datetime(2026, 5, 30, 8, tzinfo=UTC)
     assert (r1.run_count, r1.view_count, r1.archived, r1.owners) == (12, 30, False, ("ana",))
-    assert [q.sql for q in r2.queries] == [QUERIES["r2"][0]["raw_query"], QUERIES["r2"][1]["raw_query"]]
+    assert [q.sql for q in r2.queries] == [
+        QUERIES["r2"][0]["raw_query"],
+        QUERIES["r2"][1]["raw_query"],
+    ]
     assert (r3.last_run_at, r3.run_count, r3.view_count, r3.archived) == (None, 0, 1, True)
     assert mode.calls() == [
         ("GET", f"{API}/spaces"),
@@ -143,16 +163,21 @@ def test_archive_that_did_not_archive_is_an_error() -> None:
 @pytest.mark.parametrize(
     ("reply", "message"),
     [
-        (Reply(401, {"id": "unauthorized", "message": "Unauthorized"}), "401 Unauthorized: check MODE_API_TOKEN / MODE_API_SECRET"),
+        (
+            Reply(401, {"id": "unauthorized", "message": "Unauthorized"}),
+            "401 Unauthorized: check MODE_API_TOKEN / MODE_API_SECRET",
+        ),
         (Reply(500, {"id": "internal", "message": "boom"}), "answered 500"),
         (Reply(200, raw=b"<html>maintenance</html>"), "malformed JSON: '<html>maintenance</html>'"),
         (Reply(200, {"_embedded": {"spaces": "not a list"}}), "malformed response"),
     ],
 )
 def test_api_failures_are_one_clear_error(reply: Reply, message: str) -> None:
-    with serve({("GET", f"{API}/spaces"): lambda _r: reply}) as stand_in:
-        with pytest.raises(BIError) as raised:
-            adapter(stand_in).list_objects()
+    with (
+        serve({("GET", f"{API}/spaces"): lambda _r: reply}) as stand_in,
+        pytest.raises(BIError) as raised,
+    ):
+        adapter(stand_in).list_objects()
     assert message in str(raised.value)
     assert str(raised.value).startswith("mode")
     assert "\n" not in str(raised.value)
@@ -165,7 +190,11 @@ def test_api_down_is_one_clear_error() -> None:
 
 
 def test_pagination_that_loops_is_refused() -> None:
-    looping = {("GET", f"{API}/spaces"): lambda _r: Reply(body=hal("spaces", [], f"{API}/spaces?filter=all"))}
+    looping = {
+        ("GET", f"{API}/spaces"): lambda _r: Reply(
+            body=hal("spaces", [], f"{API}/spaces?filter=all")
+        )
+    }
     with serve(looping) as stand_in, pytest.raises(BIError, match="pagination"):
         adapter(stand_in).list_objects()
 

@@ -62,7 +62,12 @@ CASES = [
     ("duckdb", "SELECT * FROM ANALYTICS.Story_Rankings", None, {STORY_RANKINGS}),
     ("duckdb", 'select * from "ANALYTICS"."STORY_RANKINGS"', None, {STORY_RANKINGS}),
     ("duckdb", "select r.title from analytics.story_rankings as r", None, {STORY_RANKINGS}),
-    ("duckdb", "select r.title from analytics.story_rankings r where r.score > 1", None, {STORY_RANKINGS}),
+    (
+        "duckdb",
+        "select r.title from analytics.story_rankings r where r.score > 1",
+        None,
+        {STORY_RANKINGS},
+    ),
     # A CTE named like a model shadows it: nothing is read from dbt.
     ("duckdb", "with story_rankings as (select 1 as x) select * from story_rankings", None, set()),
     (
@@ -80,7 +85,7 @@ CASES = [
     ),
     # Database qualification: the DuckDB file's catalog and production's are the warehouse's.
     ("duckdb", "select * from local.analytics.story_rankings", None, {STORY_RANKINGS}),
-    ("duckdb", f"select * from {PRODUCTION}.analytics.story_rankings", None, {STORY_RANKINGS}),
+    ("duckdb", f"select * from {PRODUCTION}.analytics.story_rankings", None, {STORY_RANKINGS}),  # noqa: S608
     ("duckdb", "select * from other_db.analytics.story_rankings", None, set()),
     # Unqualified names: the BI object's default schema, else the dbt targets' default schema.
     ("duckdb", "select * from story_rankings", None, {STORY_RANKINGS}),
@@ -105,7 +110,7 @@ CASES = [
     # Mode's Liquid parameters and Superset's Jinja are not SQL: stripped before parsing.
     (
         "duckdb",
-        f"select * from analytics.story_rankings where score > {EXPR_OPEN} min_score {EXPR_CLOSE}\n"
+        f"select * from analytics.story_rankings where score > {EXPR_OPEN} min_score {EXPR_CLOSE}\n"  # noqa: S608
         f"{TAG_OPEN} form {TAG_CLOSE}\nmin_score:\n  type: number\n{TAG_OPEN} endform {TAG_CLOSE}",
         None,
         {STORY_RANKINGS},
@@ -115,8 +120,13 @@ CASES = [
     ("snowflake", "select * from ANALYTICS.STORY_RANKINGS", None, {STORY_RANKINGS}),
     ("snowflake", 'select * from "ANALYTICS"."STORY_RANKINGS"', None, {STORY_RANKINGS}),
     ("snowflake", 'select * from "analytics"."story_rankings"', None, set()),
-    ("snowflake", f"select * from {PRODUCTION.lower()}.analytics.story_rankings", None, {STORY_RANKINGS}),
-    ("snowflake", f'select * from "{PRODUCTION}".ANALYTICS.STORY_RANKINGS', None, {STORY_RANKINGS}),
+    (
+        "snowflake",
+        f"select * from {PRODUCTION.lower()}.analytics.story_rankings",  # noqa: S608
+        None,
+        {STORY_RANKINGS},
+    ),
+    ("snowflake", f'select * from "{PRODUCTION}".ANALYTICS.STORY_RANKINGS', None, {STORY_RANKINGS}),  # noqa: S608
     ("snowflake", "select * from OTHER_DB.ANALYTICS.STORY_RANKINGS", None, set()),
     (
         "snowflake",
@@ -166,5 +176,5 @@ def test_relations_are_normalized_per_dialect() -> None:
 
 
 def test_templating_is_stripped_not_guessed() -> None:
-    sql = f"select {EXPR_OPEN} x {EXPR_CLOSE} from t {COMMENT_OPEN} note {COMMENT_CLOSE}"
+    sql = f"select {EXPR_OPEN} x {EXPR_CLOSE} from t {COMMENT_OPEN} note {COMMENT_CLOSE}"  # noqa: S608
     assert strip_templating(sql) == "select NULL from t  "

@@ -42,7 +42,11 @@ class GitHubPullRequests:
             hint = ": check GITHUB_TOKEN" if error.status in (401, 403) else ""
             data = error.data
             message = error.message or (
-                data.get("message") if isinstance(data, dict) else data if isinstance(data, str) else ""
+                data.get("message")
+                if isinstance(data, dict)
+                else data
+                if isinstance(data, str)
+                else ""
             )
             raise ChangeRequestError(
                 f"GitHub: {what} answered {error.status} {message}{hint}".rstrip()

@@ -446,7 +446,13 @@ def _send(
     try:
         host = platform_health.code_host()
         if host is None:
-            changes, notes = proposal.changes(local_read)
+            proposed, notes = proposal.changes(local_read)
+            # What would differ from the files deployed with this code.
+            changes = {p: t for p, t in proposed.items() if local_read(p) != t}
+            if not changes:
+                return dg.MaterializeResult(
+                    metadata={"action": "nothing to propose", "branch": proposal.branch}
+                )
             return dg.MaterializeResult(
                 metadata={
                     "action": "dry run: no code host token set",

@@ -1,8 +1,10 @@
-"""The warehouse's pandas I/O manager, except that an empty finding is still a table.
+"""The warehouse's pandas I/O manager, made fit for findings recomputed in full every run.
 
 Dagster's DuckDB and Snowflake pandas I/O managers skip empty DataFrames ("An empty table will
-not be created"): a week with no stale report would leave no ``stale_reports`` table, and the
-assets reading it would fail. These subclasses create the empty table with the frame's columns.
+not be created"), so a week with no stale report would leave no ``stale_reports`` table and the
+assets reading it would fail; and they keep a table's first columns for ever (rows are deleted,
+then inserted). These subclasses replace the table on every write, empty or not, and store text
+columns as text even when every value is missing (DuckDB would otherwise type them NULL).
 """
 
 import os
@@ -45,41 +47,47 @@ def snowflake_column_type(dtype: Any) -> str:
     return "VARCHAR"
 
 
-def empty_snowflake_table_sql(table_slice: TableSlice, frame: pd.DataFrame) -> str:
-    """``create table if not exists`` with the frame's columns (names validated and quoted)."""
+def with_text_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns (text, possibly all missing) as pandas' string type."""
+    return frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object})
+
+
+def snowflake_table_name(table_slice: TableSlice) -> str:
     parts = [table_slice.database, table_slice.schema, table_slice.table]
-    name = ".".join(quote_identifier(p, "table name") for p in parts if p)
+    return ".".join(quote_identifier(p, "table name") for p in parts if p)
+
+
+def empty_snowflake_table_sql(table_slice: TableSlice, frame: pd.DataFrame) -> str:
+    """``create table`` with the frame's columns (names validated and quoted)."""
     columns = ", ".join(
         f"{quote_identifier(str(c), 'column')} {snowflake_column_type(t)}"
         for c, t in frame.dtypes.items()
     )
-    return f"create table if not exists {name} ({columns})"
+    return f"create table {snowflake_table_name(table_slice)} ({columns})"
 
 
 class _DuckDBHandler(DuckDBPandasTypeHandler):
     def handle_output(
         self, context: dg.OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection: Any
     ) -> None:
-        if not obj.empty:
-            super().handle_output(context, table_slice, obj, connection)
-            return
-        # Untyped (object) columns of an empty frame would become NULL-typed: make them text.
-        empty = obj.astype({c: "string" for c in obj.columns if obj[c].dtype == object})  # noqa: F841
+        frame = with_text_columns(obj)  # noqa: F841 (read by DuckDB's replacement scan below)
         schema = validate_identifier(table_slice.schema, "schema").lower()
         table = validate_identifier(table_slice.table, "table").lower()
-        connection.execute(
-            f'create table if not exists "{schema}"."{table}" as select * from empty'  # noqa: S608
-        )
-        context.add_output_metadata({"dagster/row_count": 0})
+        connection.execute(f'drop table if exists "{schema}"."{table}"')
+        connection.execute(f'create table "{schema}"."{table}" as select * from frame')  # noqa: S608
+        context.add_output_metadata({"dagster/row_count": len(obj)})
 
 
 class _SnowflakeHandler(SnowflakePandasTypeHandler):
     def handle_output(
         self, context: dg.OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection: Any
     ) -> Mapping[str, Any]:
-        if not obj.empty:
-            return super().handle_output(context, table_slice, obj, connection)
-        connection.cursor().execute(empty_snowflake_table_sql(table_slice, obj))
+        frame = with_text_columns(obj)
+        cursor = connection.cursor()
+        cursor.execute(f"drop table if exists {snowflake_table_name(table_slice)}")
+        if not frame.empty:
+            return super().handle_output(context, table_slice, frame, connection)
+        cursor.execute(empty_snowflake_table_sql(table_slice, frame))
         return {"dagster/row_count": 0}
 
 
