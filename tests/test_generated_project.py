@@ -56,6 +56,15 @@ def test_dg_lists_every_asset(project: Path) -> None:
             "intermediate": ("int_comments", "int_stories"),
             "snapshots": ("story_scores",),
             "analytics": ("author_activity", "story_rankings"),
+            "platform_health": (
+                "platform_graph",
+                "stale_reports",
+                "unused_models",
+                "model_importance",
+                "model_count_history",
+                "exposures_change_request",
+                "unused_models_change_request",
+            ),
         }.items()
         for name in names
     }
@@ -66,11 +75,13 @@ def test_dg_lists_every_asset(project: Path) -> None:
         "daily_partitioned_job",
         "dbt_hourly_tests_job",
         "dbt_models_job",
+        "platform_health_job",
     }
     assert {schedule["name"] for schedule in listed["schedules"]} == {
         "daily_partitioned_schedule",
         "dbt_hourly_tests_schedule",
         "dbt_models_daily_schedule",
+        "platform_health_weekly_schedule",
     }
 
 
@@ -91,6 +102,9 @@ def test_make_run_fills_the_local_warehouse(project: Path, cookies: Any) -> None
         "hackernews.comments",
         "hackernews.stories",
         "analytics.story_rankings",
+        "platform_health.platform_graph",
+        "platform_health.unused_models",
+        "platform_health.model_importance",
     ):
         assert table in result.stdout
     assert (project / "data" / "local.duckdb").is_file()

@@ -29,7 +29,7 @@ from typing import Any
 from .change_requests import ChangeRequestError, CodeHost
 from .mode import DEFAULT_URL as MODE_URL
 from .mode import ModeAdapter
-from .model import BIAdapter, BIError, NoBIAdapter
+from .model import BIAdapter, BIError, BINotConfiguredError, NoBIAdapter
 from .superset import SupersetAdapter
 
 BI_TOOLS = ("none", "superset", "mode")
@@ -56,7 +56,7 @@ CODE_HOSTS = {
 def _require(environ: Mapping[str, str], name: str, purpose: str) -> str:
     value = environ.get(name, "").strip()
     if not value:
-        raise BIError(f"{name} is not set: {purpose}")
+        raise BINotConfiguredError(f"{name} is not set: {purpose}")
     return value
 
 

@@ -15,6 +15,10 @@ class BIError(RuntimeError):
     """The BI tool could not be read (down, refused the credentials, answered nonsense)."""
 
 
+class BINotConfiguredError(BIError):
+    """A variable the BI tool needs (its URL, a credential) is not set."""
+
+
 @dataclass(frozen=True)
 class BIQuery:
     """One SQL text a BI object runs; ``default_schema`` resolves unqualified table names."""

@@ -107,9 +107,12 @@ def platform_graph(
     upstream nodes; queries that do not parse are recorded in ``unparsed_sql``."""
     manifest = load_manifest()
     try:
-        objects = platform_health.bi_adapter().list_objects()
+        adapter, fallback = platform_health.bi_adapter()
+        objects = adapter.list_objects()
     except BIError as error:
         raise dg.Failure(description=f"platform_graph: {error}") from None
+    if fallback:
+        context.log.warning(f"platform_graph: {fallback}")
     platform = build_platform_graph(manifest, objects, relation_index(manifest))
     frame = to_frame(platform)
     kinds = frame["kind"].value_counts().sort_index()
@@ -120,7 +123,7 @@ def platform_graph(
     context.add_output_metadata(
         {
             "dagster/row_count": len(frame),
-            "bi_tool": platform_health.bi_tool,
+            "bi_tool": adapter.tool if fallback is None else f"none ({fallback})",
             "nodes_by_kind": dg.MetadataValue.json({str(k): int(v) for k, v in kinds.items()}),
             "edges": platform.graph.number_of_edges(),
             "bi_edges": markdown_table(edges),
@@ -227,7 +230,7 @@ def stale_reports(
         )
     else:
         try:
-            adapter = platform_health.bi_adapter()
+            adapter, _ = platform_health.bi_adapter()
         except BIError as error:
             raise dg.Failure(description=f"stale_reports: {error}") from None
         actions, failures = _archive_all(stale, adapter.archive)
