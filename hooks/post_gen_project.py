@@ -27,6 +27,24 @@ BLUE_GREEN_FILES = (
     "tests/test_blue_green_snowflake_sql.py",
 )
 
+# The platform-health metapipeline: its package, definitions, tests and docs ({package}: the
+# project's Python package).
+PLATFORM_HEALTH_FILES = (
+    "src/{package}/platform_health",
+    "src/{package}/defs/platform_health",
+    "tests/platform_health",
+    "docs/platform-health.md",
+)
+# Pull requests (PyGithub) or merge requests (python-gitlab), matching the CI provider.
+GITHUB_CHANGE_REQUEST_FILES = (
+    "src/{package}/platform_health/github_pull_requests.py",
+    "tests/platform_health/test_github_pull_requests.py",
+)
+GITLAB_CHANGE_REQUEST_FILES = (
+    "src/{package}/platform_health/gitlab_merge_requests.py",
+    "tests/platform_health/test_gitlab_merge_requests.py",
+)
+
 
 def remove_paths(project_dir: Path, relative_paths: tuple[str, ...]) -> None:
     """Delete files or folders below ``project_dir``; refuse anything that escapes it."""
@@ -58,10 +76,26 @@ def remove_blue_green_files(project_dir: Path, blue_green_publishing: str) -> No
         remove_paths(project_dir, BLUE_GREEN_FILES)
 
 
+def remove_platform_health_files(
+    project_dir: Path, package: str, platform_health: str, ci_provider: str
+) -> None:
+    """Without platform health its whole feature goes; with it, the other provider's opener."""
+    if platform_health != "yes":
+        unused = PLATFORM_HEALTH_FILES
+    elif ci_provider == "github":
+        unused = GITLAB_CHANGE_REQUEST_FILES
+    else:
+        unused = GITHUB_CHANGE_REQUEST_FILES
+    remove_paths(project_dir, tuple(path.format(package=package) for path in unused))
+
+
 def main(answers: Mapping[str, str], project_dir: Path) -> None:
     remove_unused_ci_files(project_dir, answers["ci_provider"])
     remove_hybrid_files(project_dir, answers["dagster_plus_deployment_type"])
     remove_blue_green_files(project_dir, answers["blue_green_publishing"])
+    remove_platform_health_files(
+        project_dir, answers["project_slug"], answers["platform_health"], answers["ci_provider"]
+    )
 
 
 if __name__ == "__main__":

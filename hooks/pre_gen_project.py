@@ -33,6 +33,8 @@ CHOICES = {
     "dagster_plus_region": ("us", "eu"),
     "python_version": SUPPORTED_PYTHON_VERSIONS,
     "blue_green_publishing": ("yes", "no"),
+    "platform_health": ("yes", "no"),
+    "bi_tool": ("none", "superset", "mode"),
 }
 
 
@@ -288,6 +290,12 @@ def _cross_checks(answers: Mapping[str, str]) -> list[str]:
         errors.append(
             "ERROR: snowflake_branch_role: must differ from snowflake_role "
             "(branch deployments must not hold the role that writes production)"
+        )
+    bi_tool = str(answers.get("bi_tool", "none"))
+    if bi_tool != "none" and answers.get("platform_health") == "no":
+        errors.append(
+            f"ERROR: bi_tool: {bi_tool!r} needs platform_health=yes "
+            "(only platform health reads BI reports); answer bi_tool=none"
         )
     return errors
 

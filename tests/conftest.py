@@ -29,21 +29,54 @@ DEFAULT_CONTEXT: dict[str, Any] = json.loads((TEMPLATE_DIR / "cookiecutter.json"
 
 # Every supported combination of choice options (cookiecutter-django style ids).
 SUPPORTED_COMBINATIONS: list[dict[str, str]] = [
-    {"ci_provider": "github", "dagster_plus_deployment_type": "serverless", "blue_green_publishing": "yes"},
-    {"ci_provider": "github", "dagster_plus_deployment_type": "hybrid", "blue_green_publishing": "no"},
-    {"ci_provider": "gitlab", "dagster_plus_deployment_type": "serverless", "blue_green_publishing": "no"},
-    {"ci_provider": "gitlab", "dagster_plus_deployment_type": "hybrid", "blue_green_publishing": "yes"},
+    {
+        "ci_provider": "github",
+        "dagster_plus_deployment_type": "serverless",
+        "blue_green_publishing": "yes",
+        "platform_health": "yes",
+        "bi_tool": "none",
+    },
+    {
+        "ci_provider": "github",
+        "dagster_plus_deployment_type": "hybrid",
+        "blue_green_publishing": "no",
+        "platform_health": "yes",
+        "bi_tool": "mode",
+    },
+    {
+        "ci_provider": "gitlab",
+        "dagster_plus_deployment_type": "serverless",
+        "blue_green_publishing": "no",
+        "platform_health": "no",
+        "bi_tool": "none",
+    },
+    {
+        "ci_provider": "gitlab",
+        "dagster_plus_deployment_type": "hybrid",
+        "blue_green_publishing": "yes",
+        "platform_health": "yes",
+        "bi_tool": "superset",
+    },
 ]
 
 # The two projects whose generated suites run for real: GitHub's in test_generated_project.py,
 # GitLab's inside its CI test job under gitlab-ci-local (test_ci_files.py). Between them they
-# cover both CI providers, both deployment types and both blue/green choices.
+# cover both CI providers, both deployment types and both blue/green choices, and platform
+# health with no BI tool (GitHub) and with one (GitLab: Superset, unconfigured locally).
 GITHUB = {
     "ci_provider": "github",
     "blue_green_publishing": "yes",
     "dagster_plus_deployment_type": "serverless",
+    "platform_health": "yes",
+    "bi_tool": "none",
 }
-GITLAB = {"ci_provider": "gitlab", "blue_green_publishing": "no", "dagster_plus_deployment_type": "hybrid"}
+GITLAB = {
+    "ci_provider": "gitlab",
+    "blue_green_publishing": "no",
+    "dagster_plus_deployment_type": "hybrid",
+    "platform_health": "yes",
+    "bi_tool": "superset",
+}
 
 
 def combination_id(context: Mapping[str, str]) -> str:

@@ -49,6 +49,17 @@ def option_files(context: dict[str, str]) -> set[str]:
     if context["blue_green_publishing"] != "yes":
         removed |= {f for f in everything if f.startswith("dbt_project/macros/blue_green/")}
         removed |= {"tests/example/test_blue_green.py", "tests/test_blue_green_snowflake_sql.py"}
+    if context["platform_health"] != "yes":
+        feature = (
+            "src/acme_data/platform_health/",
+            "src/acme_data/defs/platform_health/",
+            "tests/platform_health/",
+        )
+        removed |= {f for f in everything if f.startswith(feature)}
+        removed |= {"docs/platform-health.md"}
+    else:
+        other = "gitlab_merge_requests" if context["ci_provider"] == "github" else "github_pull_requests"
+        removed |= {f"src/acme_data/platform_health/{other}.py", f"tests/platform_health/test_{other}.py"}
     return removed
 
 
@@ -99,6 +110,28 @@ def test_structured_files_parse(baked: tuple[dict[str, str], Path]) -> None:
     assert pyproject["project"]["name"] == "acme_data"
     assert pyproject["tool"]["dg"]["project"]["root_module"] == "acme_data"
     assert (project / ".python-version").read_text().strip() == "3.12"
+
+
+def test_platform_health_answers_reach_settings_and_dependencies(
+    baked: tuple[dict[str, str], Path],
+) -> None:
+    context, project = baked
+    settings = (project / "src" / "acme_data" / "settings.py").read_text()
+    dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {d.split(">")[0].split("=")[0].split("<")[0] for d in dependencies}
+    platform = {"networkx", "scipy", "sqlglot", "matplotlib"}
+    if context["platform_health"] == "yes":
+        assert f'PLATFORM_HEALTH_BI_TOOL = "{context["bi_tool"]}"' in settings
+        assert f'CI_PROVIDER = "{context["ci_provider"]}"' in settings
+        client = "PyGithub" if context["ci_provider"] == "github" else "python-gitlab"
+        assert platform | {client} <= names
+        assert not {"PyGithub", "python-gitlab"} - {client} & names
+    else:
+        assert "PLATFORM_HEALTH" not in settings
+        assert not (platform | {"PyGithub", "python-gitlab"}) & names
+    # The example's consumers are there whatever the answer (a plain dbt feature).
+    exposures = yaml.safe_load((project / "dbt_project/models/marts/_exposures.yml").read_text())
+    assert {e["name"] for e in exposures["exposures"]} == {"front_page_dashboard", "author_leaderboard"}
 
 
 def test_python_files_compile(baked: tuple[dict[str, str], Path]) -> None:

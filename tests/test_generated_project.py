@@ -62,6 +62,15 @@ def test_dg_lists_every_asset(project: Path) -> None:
             "intermediate": ("int_comments", "int_stories"),
             "snapshots": ("story_scores",),
             "analytics": ("author_activity", "story_rankings"),
+            "platform_health": (
+                "platform_graph",
+                "stale_reports",
+                "unused_models",
+                "model_importance",
+                "model_count_history",
+                "exposures_change_request",
+                "unused_models_change_request",
+            ),
         }.items()
         for name in names
     }
@@ -72,11 +81,13 @@ def test_dg_lists_every_asset(project: Path) -> None:
         "daily_partitioned_job",
         "dbt_hourly_tests_job",
         "dbt_models_job",
+        "platform_health_job",
     }
     assert {schedule["name"] for schedule in listed["schedules"]} == {
         "daily_partitioned_schedule",
         "dbt_hourly_tests_schedule",
         "dbt_models_daily_schedule",
+        "platform_health_weekly_schedule",
     }
 
 
@@ -129,7 +140,15 @@ def test_readme_quickstart_runs_in_order(project: Path, generated_venv: Path) ->
     run(["make", "install", venv], cwd=project, timeout=900)
     result = run(["make", "run", venv], cwd=project, timeout=900)
     assert "Local pipeline succeeded." in result.stdout
-    for table in ("hackernews.items", "hackernews.stories", "analytics.story_rankings"):
+    for table in (
+        "hackernews.items",
+        "hackernews.comments",
+        "hackernews.stories",
+        "analytics.story_rankings",
+        "platform_health.platform_graph",
+        "platform_health.unused_models",
+        "platform_health.model_importance",
+    ):
         assert table in result.stdout
     assert (project / "data" / "local.duckdb").is_file()
     assert (project / ".dagster_home" / "history" / "runs.db").is_file(), "make run recorded no run"

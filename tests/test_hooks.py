@@ -105,6 +105,8 @@ BAD_ANSWERS = [
     ("clone_retention_days", "1_4", "whole number"),
     ("clone_retention_days", "-3", "whole number from 1 to 365"),
     ("blue_green_publishing", "maybe", "not one of: yes, no"),
+    ("platform_health", "sometimes", "not one of: yes, no"),
+    ("bi_tool", "looker", "not one of: none, superset, mode"),
 ]
 
 
@@ -130,6 +132,15 @@ def test_whole_numbers_may_arrive_as_json_numbers() -> None:
     assert pre_gen.validate({**default_answers(), "dev_window_days": 0})[0].startswith(
         "ERROR: dev_window_days:"
     )
+
+
+def test_a_bi_tool_needs_platform_health() -> None:
+    answers = {**default_answers(), "platform_health": "no", "bi_tool": "mode"}
+    assert pre_gen.validate(answers) == [
+        "ERROR: bi_tool: 'mode' needs platform_health=yes (only platform health reads BI reports); "
+        "answer bi_tool=none"
+    ]
+    assert pre_gen.validate({**answers, "bi_tool": "none"}) == []
 
 
 def test_several_problems_one_line_each() -> None:
@@ -268,6 +279,14 @@ def make_project(tmp_path: Path) -> Path:
         "tests/example/test_blue_green.py",
         "build.yaml",
         "keep.txt",
+        "src/acme_data/platform_health/graph.py",
+        "src/acme_data/platform_health/github_pull_requests.py",
+        "src/acme_data/platform_health/gitlab_merge_requests.py",
+        "src/acme_data/defs/platform_health/assets.py",
+        "tests/platform_health/test_graph.py",
+        "tests/platform_health/test_github_pull_requests.py",
+        "tests/platform_health/test_gitlab_merge_requests.py",
+        "docs/platform-health.md",
     ]:
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_text("x")
@@ -283,22 +302,54 @@ def remaining(project: Path) -> set[str]:
     [
         (
             {
+                "project_slug": "acme_data",
                 "ci_provider": "github",
                 "dagster_plus_deployment_type": "serverless",
                 "blue_green_publishing": "yes",
+                "platform_health": "yes",
             },
             {
                 ".github/workflows/ci.yml",
                 "dbt_project/macros/blue_green/swap.sql",
                 "tests/example/test_blue_green.py",
                 "keep.txt",
+                "src/acme_data/platform_health/graph.py",
+                "src/acme_data/platform_health/github_pull_requests.py",
+                "src/acme_data/defs/platform_health/assets.py",
+                "tests/platform_health/test_graph.py",
+                "tests/platform_health/test_github_pull_requests.py",
+                "docs/platform-health.md",
             },
         ),
         (
             {
+                "project_slug": "acme_data",
                 "ci_provider": "gitlab",
                 "dagster_plus_deployment_type": "hybrid",
                 "blue_green_publishing": "no",
+                "platform_health": "yes",
+            },
+            {
+                ".gitlab-ci.yml",
+                "Dockerfile",
+                ".dockerignore",
+                "build.yaml",
+                "keep.txt",
+                "src/acme_data/platform_health/graph.py",
+                "src/acme_data/platform_health/gitlab_merge_requests.py",
+                "src/acme_data/defs/platform_health/assets.py",
+                "tests/platform_health/test_graph.py",
+                "tests/platform_health/test_gitlab_merge_requests.py",
+                "docs/platform-health.md",
+            },
+        ),
+        (
+            {
+                "project_slug": "acme_data",
+                "ci_provider": "gitlab",
+                "dagster_plus_deployment_type": "hybrid",
+                "blue_green_publishing": "no",
+                "platform_health": "no",
             },
             {".gitlab-ci.yml", "Dockerfile", ".dockerignore", "build.yaml", "keep.txt"},
         ),

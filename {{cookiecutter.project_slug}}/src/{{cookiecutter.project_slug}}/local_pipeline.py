@@ -25,6 +25,8 @@ from .utils.environment import (
 # The daily-partitioned assets are built for this many most recent days, in one run (their
 # single-run backfill policy hands dbt the whole window: one microbatch batch per day).
 LOCAL_PARTITION_DAYS = 7
+# Groups built last, in a run of their own: they report on what the runs before them built.
+LAST_GROUPS = ("platform_health",)
 
 
 def partition_range_tags(first: str, last: str) -> dict[str, str]:
@@ -45,21 +47,24 @@ def materialize_everything(
     instance: dg.DagsterInstance | None = None,
 ) -> list[dg.ExecuteInProcessResult]:
     """In-process runs (DuckDB allows one writer at a time): every unpartitioned asset, then the
-    partitioned ones for their last ``LOCAL_PARTITION_DAYS`` partitions in one run. Stops at the
-    first failed run; a project with no assets at all runs nothing."""
+    partitioned ones for their last ``LOCAL_PARTITION_DAYS`` partitions in one run, then the
+    ``LAST_GROUPS``. Stops at the first failed run; a project with no assets at all runs nothing."""
     if get_environment() is not Environment.LOCAL:
         raise RuntimeError("local_pipeline runs only in LOCAL; use Dagster+ to run deployments")
     definitions = defs()
     graph = definitions.resolve_asset_graph()
     everything = set(graph.get_all_asset_keys())
     partitioned = {key for key in everything if graph.get(key).partitions_def}
+    last = {key for key in everything if graph.get(key).group_name in LAST_GROUPS}
     stages: list[tuple[str, dg.AssetSelection, dg.PartitionsDefinition | None]] = []
-    if everything - partitioned:
-        unpartitioned = dg.AssetSelection.all() - dg.AssetSelection.assets(*partitioned)
+    if everything - partitioned - last:
+        unpartitioned = dg.AssetSelection.all() - dg.AssetSelection.assets(*partitioned, *last)
         stages.append(("local_unpartitioned", unpartitioned, None))
     if partitioned:
         partitions_def = graph.get(next(iter(partitioned))).partitions_def
         stages.append(("local_partitioned", dg.AssetSelection.assets(*partitioned), partitions_def))
+    if last:
+        stages.append(("local_last", dg.AssetSelection.assets(*last), None))
     results = []
     with (
         dg.instance_for_test()

@@ -3,8 +3,9 @@
 
   They build into "<green>_blue". on-run-start refreshes blue from green, so a run selecting
   only some marts still publishes a complete, consistent set; on-run-end promotes blue to green
-  only when every node of the run succeeded or passed. Consumers read green and never see a
-  half-built or failing mart. Runs that select no published model leave both schemas alone.
+  only when every node of the run succeeded or passed (exposures, which build nothing, report
+  no-op). Consumers read green and never see a half-built or failing mart. Runs that select no
+  published model leave both schemas alone.
 -#}
 
 {% macro blue_green_schemas(unique_ids) -%}
@@ -35,7 +36,8 @@
         {%- set pairs = blue_green_schemas(ran) -%}
         {%- set failed = [] -%}
         {%- for result in results -%}
-            {%- if result.status not in ('success', 'pass') -%}
+            {#- Exposures report no-op: they build nothing, so they cannot fail a promotion. -#}
+            {%- if result.status not in ('success', 'pass', 'no-op') -%}
                 {%- do failed.append(result.node.unique_id ~ ' (' ~ result.status ~ ')') -%}
             {%- endif -%}
         {%- endfor -%}

@@ -1,0 +1,1 @@
+"""Platform health: the metapipeline curating the platform itself (docs/platform-health.md)."""

@@ -1,0 +1,115 @@
+"""The warehouse's pandas I/O manager, made fit for findings recomputed in full every run.
+
+Dagster's DuckDB and Snowflake pandas I/O managers skip empty DataFrames ("An empty table will
+not be created"), so a week with no stale report would leave no ``stale_reports`` table and the
+assets reading it would fail; and they keep a table's first columns for ever (rows are deleted,
+then inserted). These subclasses replace the table on every write, empty or not, and store text
+columns as text even when every value is missing (DuckDB would otherwise type them NULL).
+"""
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+from dagster._core.storage.db_io_manager import DbTypeHandler, TableSlice
+from dagster_duckdb_pandas import DuckDBPandasIOManager
+from dagster_duckdb_pandas.duckdb_pandas_type_handler import DuckDBPandasTypeHandler
+from dagster_snowflake_pandas import SnowflakePandasIOManager
+from dagster_snowflake_pandas.snowflake_pandas_type_handler import SnowflakePandasTypeHandler
+
+from ... import settings
+from ...resources import snowflake_connection_config
+from ...utils.environment import (
+    Environment,
+    Warehouse,
+    get_duckdb_path,
+    get_environment,
+    get_schema_for_environment,
+    get_warehouse,
+)
+from ...utils.identifiers import quote_identifier, validate_identifier
+
+IO_MANAGER_KEY = "platform_health_io_manager"
+
+
+def snowflake_column_type(dtype: Any) -> str:
+    """The Snowflake type ``write_pandas`` would infer for a pandas column type."""
+    if pd.api.types.is_bool_dtype(dtype):
+        return "BOOLEAN"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "NUMBER(38,0)"
+    if pd.api.types.is_float_dtype(dtype):
+        return "FLOAT"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "TIMESTAMP_NTZ"
+    return "VARCHAR"
+
+
+def with_text_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns (text, possibly all missing) as pandas' string type."""
+    return frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object})
+
+
+def snowflake_table_name(table_slice: TableSlice) -> str:
+    parts = [table_slice.database, table_slice.schema, table_slice.table]
+    return ".".join(quote_identifier(p, "table name") for p in parts if p)
+
+
+def empty_snowflake_table_sql(table_slice: TableSlice, frame: pd.DataFrame) -> str:
+    """``create table`` with the frame's columns (names validated and quoted)."""
+    columns = ", ".join(
+        f"{quote_identifier(str(c), 'column')} {snowflake_column_type(t)}"
+        for c, t in frame.dtypes.items()
+    )
+    return f"create table {snowflake_table_name(table_slice)} ({columns})"
+
+
+class _DuckDBHandler(DuckDBPandasTypeHandler):
+    def handle_output(
+        self, context: dg.OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection: Any
+    ) -> None:
+        frame = with_text_columns(obj)  # noqa: F841 (read by DuckDB's replacement scan below)
+        schema = validate_identifier(table_slice.schema, "schema").lower()
+        table = validate_identifier(table_slice.table, "table").lower()
+        connection.execute(f'drop table if exists "{schema}"."{table}"')
+        connection.execute(f'create table "{schema}"."{table}" as select * from frame')  # noqa: S608
+        context.add_output_metadata({"dagster/row_count": len(obj)})
+
+
+class _SnowflakeHandler(SnowflakePandasTypeHandler):
+    def handle_output(
+        self, context: dg.OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection: Any
+    ) -> Mapping[str, Any]:
+        frame = with_text_columns(obj)
+        cursor = connection.cursor()
+        cursor.execute(f"drop table if exists {snowflake_table_name(table_slice)}")
+        if not frame.empty:
+            return super().handle_output(context, table_slice, frame, connection)
+        cursor.execute(empty_snowflake_table_sql(table_slice, frame))
+        return {"dagster/row_count": 0}
+
+
+class PlatformHealthDuckDBIOManager(DuckDBPandasIOManager):
+    @staticmethod
+    def type_handlers() -> Sequence[DbTypeHandler[Any]]:
+        return [_DuckDBHandler()]
+
+
+class PlatformHealthSnowflakeIOManager(SnowflakePandasIOManager):
+    @staticmethod
+    def type_handlers() -> Sequence[DbTypeHandler[Any]]:
+        return [_SnowflakeHandler()]
+
+
+def build_io_manager() -> dg.ConfigurableIOManagerFactory[Any]:
+    """Configured like the project's ``io_manager`` (resources.py) for this environment."""
+    if get_warehouse() is Warehouse.DUCKDB:
+        return PlatformHealthDuckDBIOManager(database=os.fspath(get_duckdb_path()))
+    schema = (
+        get_schema_for_environment(settings.RAW_SCHEMA)
+        if get_environment() is Environment.LOCAL
+        else None
+    )
+    return PlatformHealthSnowflakeIOManager(**snowflake_connection_config(), schema=schema)

@@ -1,0 +1,57 @@
+"""PNG charts for asset metadata: rendered off-screen with matplotlib, embedded as Markdown.
+
+The Dagster UI renders Markdown metadata, including ``data:image/png;base64`` images, so each
+chart travels with its materialization and needs no file server.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: runs in workers and CI
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def bar_chart_png(labels: Sequence[str], values: Sequence[float], title: str, xlabel: str) -> bytes:
+    """Horizontal bars, the first label on top."""
+    figure, axes = plt.subplots(figsize=(8, max(2.0, 0.4 * len(labels) + 1)))
+    positions = list(range(len(labels)))[::-1]
+    axes.barh(positions, list(values), color="#4f46e5")
+    axes.set_yticks(positions, labels=list(labels))
+    axes.set_xlabel(xlabel)
+    axes.set_title(title)
+    return _png(figure)
+
+
+def line_chart_png(
+    x: Sequence[str], series: dict[str, Sequence[float]], title: str, ylabel: str
+) -> bytes:
+    figure, axes = plt.subplots(figsize=(8, 4))
+    for name, values in series.items():
+        axes.plot(list(x), list(values), marker="o", label=name)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.legend()
+    axes.tick_params(axis="x", labelrotation=30)
+    return _png(figure)
+
+
+def markdown_image(png: bytes, alt: str) -> str:
+    """Markdown showing ``png`` inline (what ``dg.MetadataValue.md`` renders in the UI)."""
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
