@@ -87,21 +87,22 @@ wsgiref xdrlib xml xmlrpc zipapp zipfile zipimport zlib zoneinfo
 DEPENDENCY_MODULES = _words(
     """
 adbc_driver_duckdb agate alembic annotated_doc annotated_types antlr4 anyio arrow asn1crypto
-attr attrs babel backoff backports binaryornot boto3 botocore c787785866c7b801238d__mypyc
-certifi cffi cfgv charset_normalizer click click_aliases cloudpickle colorama coloredlogs
-cookiecutter cruft cryptography daff dagster dagster_cloud dagster_cloud_cli dagster_dbt
+attr attrs babel backoff binaryornot boto3 botocore c787785866c7b801238d__mypyc certifi cffi
+cfgv charset_normalizer click click_aliases cloudpickle colorama coloredlogs contourpy
+cookiecutter cruft cryptography cycler daff dagster dagster_cloud dagster_cloud_cli dagster_dbt
 dagster_dg_cli dagster_dg_core dagster_duckdb dagster_duckdb_pandas dagster_graphql
 dagster_pipes dagster_rest_resources dagster_shared dagster_snowflake dagster_snowflake_pandas
 dagster_webserver dateutil dbt dbt_common dbt_extractor dbt_semantic_interfaces dbtlabs deepdiff
-distlib docstring_parser dotenv dsi_pydantic_shim duckdb fakesnow filelock fsspec git gitdb
-github3 google gql graphene graphql graphql_relay grpc grpc_health h11 httpcore httptools httpx
-humanfriendly identify idna importlib_metadata iniconfig isodate jaraco jeepney jinja2 jmespath
-jsonschema jsonschema_specifications jwt keyring leather librt mako markdown markdown_it
-markupsafe mashumaro mdurl more_itertools msgpack multidict mypy mypy_extensions mypyc networkx
-nodeenv numpy openssl opentelemetry orderly_set orjson packaging pandas parsedatetime
-pathlib_abc pathspec pex platformdirs pluggy pre_commit prompt_toolkit propcache py pyarrow
-pycparser pydantic pydantic_core pygments pytest python_discovery pytimeparse pytz questionary
-referencing requests requests_toolbelt rich rpds ruff s3transfer secretstorage setuptools
+distlib docstring_parser dotenv dsi_pydantic_shim duckdb fakesnow filelock fonttools fsspec git
+gitdb github github3 gitlab google gql graphene graphql graphql_relay grpc grpc_health h11
+httpcore httptools httpx humanfriendly identify idna importlib_metadata iniconfig isodate jaraco
+jeepney jinja2 jmespath jsonschema jsonschema_specifications jwt keyring kiwisolver leather
+librt mako markdown markdown_it markupsafe mashumaro matplotlib mdurl more_itertools
+mpl_toolkits msgpack multidict mypy mypy_extensions mypyc nacl networkx nodeenv numpy openssl
+opentelemetry orderly_set orjson packaging pandas parsedatetime pathlib_abc pathspec pex pil
+platformdirs pluggy pre_commit prompt_toolkit propcache py pyarrow pycparser pydantic
+pydantic_core pygments pylab pyparsing pytest python_discovery pytimeparse pytz questionary
+referencing requests requests_toolbelt rich rpds ruff s3transfer scipy secretstorage setuptools
 shellingham six slugify smmap snowflake snowplow_tracker sortedcontainers sqlalchemy sqlglot
 sqlglotrs sqlparse starlette structlog tabulate termcolor test text_unidecode tomli tomlkit
 toposort tqdm typer typing_extensions typing_inspection tzdata tzlocal upath uritemplate urllib3
