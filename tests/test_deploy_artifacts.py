@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -24,7 +25,18 @@ import pytest
 from conftest import DEFAULT_CONTEXT, TEMPLATE_DIR, _uv, run
 from dockerfile_build import EmulatedImage, build, ignored, instructions
 
-PYTHON_VERSIONS = DEFAULT_CONTEXT["python_version"]  # the default first
+
+def _supported_python_versions() -> list[str]:
+    """Every answer the pre-gen hook accepts for python_version, the default first."""
+    spec = importlib.util.spec_from_file_location("pre_gen", TEMPLATE_DIR / "hooks" / "pre_gen_project.py")
+    assert spec and spec.loader
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    default = DEFAULT_CONTEXT["python_version"]
+    return [default, *(v for v in hook.SUPPORTED_PYTHON_VERSIONS if v != default)]
+
+
+PYTHON_VERSIONS = _supported_python_versions()
 SLUG = "acme_data"
 # A Python asset and the dbt model reading it (no test of it spans other models).
 RUN_SELECTION = " or ".join(
