@@ -293,7 +293,7 @@ def test_unconfigured_bi_tool_locally_means_exposures_only(
 
 
 def test_unconfigured_bi_tool_in_production_names_the_variable(prod_environment: str) -> None:
-    with pytest.raises(BINotConfiguredError, match="^SUPERSET_URL is not set: platform health reads Superset"):
+    with pytest.raises(BINotConfiguredError, match=r"^SUPERSET_URL is not set: platform health"):
         PlatformHealthResource(bi_tool="superset").bi_adapter()
 
 
