@@ -71,7 +71,7 @@ class MaterializedWarehouse:
 
     path: Path
     results: list[dg.ExecuteInProcessResult]
-    instance: dg.DagsterInstance
+    instance: dg.DagsterInstance | None = None
 
     def query(self, sql: str, *parameters: object) -> list[Any]:
         """Run ``sql`` (a constant; values only as parameters) and fetch every row."""

@@ -20,7 +20,7 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from ..utils.dbt_translator import production_location
+from ..utils.dbt_translator import parse_default_database, production_location
 from .model import BIObject
 from .sql import RelationIndex, UnparsableSQLError, parse_table_name
 
@@ -91,14 +91,14 @@ def is_generated_exposure(props: Mapping[str, Any]) -> bool:
 
 def dbt_locations(manifest: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
     """unique_id -> production (schema, name) of every relation dbt builds or declares."""
-    locations = {
-        uid: production_location(props)
+    default_database = parse_default_database(manifest)
+    relations = [
+        (uid, props)
         for uid, props in manifest.get("nodes", {}).items()
         if props["resource_type"] in RELATION_TYPES
-    }
-    for uid, props in manifest.get("sources", {}).items():
-        locations[uid] = production_location(props)
-    return locations
+    ]
+    relations += list(manifest.get("sources", {}).items())
+    return {uid: production_location(props, default_database)[1:] for uid, props in relations}
 
 
 def manifest_databases(manifest: Mapping[str, Any]) -> set[str]:
