@@ -32,17 +32,17 @@ BLUE_GREEN_FILES = (
 PLATFORM_HEALTH_FILES = (
     "src/{package}/platform_health",
     "src/{package}/defs/platform_health",
-    "tests/platform_health",
+    "tests/example/platform_health",
     "docs/platform-health.md",
 )
 # Pull requests (PyGithub) or merge requests (python-gitlab), matching the CI provider.
 GITHUB_CHANGE_REQUEST_FILES = (
     "src/{package}/platform_health/github_pull_requests.py",
-    "tests/platform_health/test_github_pull_requests.py",
+    "tests/example/platform_health/test_github_pull_requests.py",
 )
 GITLAB_CHANGE_REQUEST_FILES = (
     "src/{package}/platform_health/gitlab_merge_requests.py",
-    "tests/platform_health/test_gitlab_merge_requests.py",
+    "tests/example/platform_health/test_gitlab_merge_requests.py",
 )
 
 

@@ -53,13 +53,16 @@ def option_files(context: dict[str, str]) -> set[str]:
         feature = (
             "src/acme_data/platform_health/",
             "src/acme_data/defs/platform_health/",
-            "tests/platform_health/",
+            "tests/example/platform_health/",
         )
         removed |= {f for f in everything if f.startswith(feature)}
         removed |= {"docs/platform-health.md"}
     else:
         other = "gitlab_merge_requests" if context["ci_provider"] == "github" else "github_pull_requests"
-        removed |= {f"src/acme_data/platform_health/{other}.py", f"tests/platform_health/test_{other}.py"}
+        removed |= {
+            f"src/acme_data/platform_health/{other}.py",
+            f"tests/example/platform_health/test_{other}.py",
+        }
     return removed
 
 
