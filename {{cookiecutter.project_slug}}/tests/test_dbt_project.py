@@ -40,7 +40,9 @@ def dbt_asset_keys(definitions: dg.Definitions) -> set[dg.AssetKey]:
     """Assets made from dbt nodes (dagster-dbt records its manifest on each of them)."""
     graph = definitions.resolve_asset_graph()
     return {
-        key for key in graph.get_all_asset_keys() if "dagster_dbt/manifest" in graph.get(key).metadata
+        key
+        for key in graph.get_all_asset_keys()
+        if "dagster_dbt/manifest" in graph.get(key).metadata
     }
 
 
