@@ -1,42 +1,89 @@
 """The dbt project, parsed with the DuckDB ``local`` target (no credentials needed).
 
 Asset keys do not depend on the target parsed with, so one manifest serves every environment.
-In a checkout the project is ``dbt_project/`` (``make manifest`` parses it with the variables
-runs use; ``dg dev`` re-parses on start). A deployable build carries a copy inside the package, manifest included: ``make
-package`` (``python -m <package>.dbt_project``) makes it before the wheel, PEX or image is built,
-and an installed package reads only that copy (``settings.DBT_PROJECT_DIR``).
+In a checkout the project is ``dbt_project/``: ``make manifest`` parses it when one of its files
+changed, and ``dg dev`` re-parses on (re)load only then. A deployable build carries a copy
+inside the package, manifest included: ``make package`` (``python -m <package>.dbt_project
+package``) makes it before the wheel, PEX or image is built, and an installed package reads only
+that copy (``settings.DBT_PROJECT_DIR``).
 """
 
+import os
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from dagster_dbt import DbtProject
+from dagster_dbt import DagsterDbtProjectPreparer, DbtProject
 
 # Absolute imports: `dagster-dbt project prepare-and-package --file` loads this file on its own.
 from {{ cookiecutter.project_slug }} import settings
-from {{ cookiecutter.project_slug }}.resources import dbt_environment_variables
+from {{ cookiecutter.project_slug }}.resources import ProjectDbtCliResource, dbt_executable
+
+# What a run or a parse leaves in the dbt project: never a source of the manifest, never part of
+# a build (the manifest is copied on its own).
+GENERATED_FOLDERS = ("target", "logs", "dbt_packages")
+LOCAL_ARTIFACTS = ("target", "logs", ".user.yml", "*.duckdb", "*.duckdb.wal", "__pycache__")
+# The files dbt reads to build its manifest (the Makefile's `manifest` target lists the same).
+SOURCE_SUFFIXES = (".sql", ".yml", ".yaml", ".csv", ".md")
+
+
+def source_mtimes(project_dir: Path) -> Iterator[int]:
+    """Modification times of the dbt project's sources and folders (a folder changes when a file
+    in it is added or removed)."""
+    for root, folders, files in os.walk(project_dir):
+        if Path(root) == project_dir:
+            folders[:] = [name for name in folders if name not in GENERATED_FOLDERS]
+        yield os.stat(root).st_mtime_ns
+        for name in files:
+            if name.endswith(SOURCE_SUFFIXES):
+                yield os.stat(os.path.join(root, name)).st_mtime_ns
+
+
+def manifest_is_stale(project: DbtProject) -> bool:
+    """True when there is no manifest or a dbt source changed after it was written."""
+    if not project.manifest_path.exists():
+        return True
+    written = project.manifest_path.stat().st_mtime_ns
+    return any(mtime > written for mtime in source_mtimes(Path(project.project_dir)))
+
+
+class ProjectPreparer(DagsterDbtProjectPreparer):
+    """dagster-dbt's preparer (``dbt deps`` if the project has packages, then ``dbt parse``), run
+    with this project's dbt resource: the variables runs hand dbt (``utils.environment``) are set
+    at parse time too, so dbt's partial parsing survives into every run instead of "Unable to do
+    partial parsing because profile has changed"; and no ``dbt --version`` (offline, one process
+    less). Under ``dg dev`` it parses only when a dbt source changed since the last parse."""
+
+    def prepare_if_dev(self, project: DbtProject) -> None:
+        if self.using_dagster_dev() and manifest_is_stale(project):
+            self.prepare(project)
+
+    def prepare(self, project: DbtProject) -> None:
+        dbt = ProjectDbtCliResource(
+            project_dir=os.fspath(project.project_dir),
+            profiles_dir=os.fspath(project.profiles_dir),
+            target=project.target,
+            dbt_executable=dbt_executable(),
+        )
+        dependency_files = ("packages.yml", "dependencies.yml")
+        if any((Path(project.project_dir) / name).exists() for name in dependency_files):
+            dbt.cli(["deps", "--quiet"], target_path=project.target_path).wait()
+        dbt.cli(["parse", "--quiet"], target_path=project.target_path).wait()
+
 
 dbt_project = DbtProject(
     project_dir=settings.DBT_PROJECT_DIR,
     profiles_dir=settings.DBT_PROJECT_DIR,
     target="local",
 )
-dbt_project.prepare_if_dev()
-
-# What a run leaves in the dbt project, never part of a build (the manifest is copied on its own).
-LOCAL_ARTIFACTS = ("target", "logs", ".user.yml", "*.duckdb", "*.duckdb.wal", "__pycache__")
+PREPARER = ProjectPreparer()
+PREPARER.prepare_if_dev(dbt_project)
 
 
 def prepare() -> Path:
-    """``dbt deps`` (if the project has packages) and ``dbt parse``, with the variables runs hand
-    dbt (``utils.environment``): the same profile at parse and run time keeps dbt's partial
-    parsing, instead of "Unable to do partial parsing because profile has changed" on every
-    run. Returns the manifest's path."""
-    if dbt_project.preparer is None:  # DbtProject always sets one; mypy cannot know
-        raise RuntimeError("dbt_project: the dbt project has no preparer")
-    with dbt_environment_variables():
-        dbt_project.preparer.prepare(dbt_project)
+    """Parse the dbt project (``ProjectPreparer``); returns the manifest's path."""
+    PREPARER.prepare(dbt_project)
     return dbt_project.manifest_path
 
 

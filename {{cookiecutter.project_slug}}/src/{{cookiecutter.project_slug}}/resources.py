@@ -7,6 +7,8 @@ secret set (``dg check defs`` in CI, the Docker build) and no secret ever sits i
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib.metadata
 import os
 import shutil
 import sys
@@ -18,6 +20,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 from dagster_duckdb_pandas import DuckDBPandasIOManager
+from packaging import version
 
 from . import settings
 from .utils.environment import (
@@ -69,6 +72,20 @@ class ProjectDbtCliResource(DbtCliResource):
     def cli(self, args: Sequence[str], **kwargs: Any) -> Any:
         with dbt_environment_variables():
             return super().cli(args, **kwargs)
+
+    @functools.cached_property
+    def _cli_version(self) -> version.Version:
+        """dbt-core's version from this environment's package metadata.
+
+        dagster-dbt would run ``dbt --version`` once per run instead: a process start (~2 s) and
+        a request to PyPI, where dbt looks up its latest release (``make run`` stays offline).
+        Only the dbt beside this interpreter is known to be this environment's dbt-core; any
+        other executable (e.g. dbt Fusion) is still asked.
+        """
+        if Path(self.dbt_executable) == Path(sys.executable).with_name("dbt"):
+            with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+                return version.parse(importlib.metadata.version("dbt-core"))
+        return super()._cli_version
 
 
 def build_dbt_resource() -> ProjectDbtCliResource:
