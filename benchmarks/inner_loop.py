@@ -160,16 +160,17 @@ MODELS = {
     "marts/kind_by_day.sql": "select cast(created_at as date) as day, kind, count(*) as events from {{ ref('stg_events') }} group by 1, 2",
     "marts/summary.sql": "select (select count(*) from {{ ref('daily_events') }}) as days, (select count(*) from {{ ref('user_activity') }}) as users",
 }
-# Model -> columns with unique + not_null tests (20 tests in all).
-TESTS = {
-    "stg_events": ["id", "user_id"],
-    "stg_users": ["user_id"],
-    "daily_events": ["day"],
-    "user_activity": ["user_id"],
-    "event_kinds": ["kind"],
-    "top_users": ["user_id"],
-    "kind_by_day": [],
-    "summary": ["days", "users"],
+# Model -> column -> dbt tests (20 tests in all).
+UNIQUE = ["unique", "not_null"]
+TESTS: dict[str, dict[str, list[str]]] = {
+    "stg_events": {"id": UNIQUE, "created_at": UNIQUE, "kind": ["not_null"]},
+    "stg_users": {"user_id": UNIQUE},
+    "daily_events": {"day": UNIQUE, "events": ["not_null"]},
+    "user_activity": {"user_id": UNIQUE, "events": ["not_null"]},
+    "event_kinds": {"kind": UNIQUE},
+    "top_users": {"user_id": UNIQUE},
+    "kind_by_day": {"day": ["not_null"]},
+    "summary": {"days": ["not_null"], "users": ["not_null"]},
 }
 
 RAW_ASSET = '''import dagster as dg
@@ -207,8 +208,8 @@ def write_scaffold_dbt_project(root: Path, duckdb_path: Path) -> None:
         "version: 2\nsources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: events\n"
     )
     models = [
-        {"name": name, "columns": [{"name": c, "data_tests": ["unique", "not_null"]} for c in cols]}
-        for name, cols in TESTS.items()
+        {"name": name, "columns": [{"name": c, "data_tests": tests} for c, tests in columns.items()]}
+        for name, columns in TESTS.items()
     ]
     (root / "models" / "_models.yml").write_text(json.dumps({"version": 2, "models": models}))
 

@@ -1,6 +1,5 @@
 """Every test starts LOCAL, offline, on a DuckDB file of its own, with a parsed dbt manifest."""
 
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +10,7 @@ import duckdb
 import pytest
 
 from {{ cookiecutter.project_slug }} import local_pipeline, settings
-from {{ cookiecutter.project_slug }}.resources import dbt_executable
+from {{ cookiecutter.project_slug }}.dbt_project import dbt_project, manifest_is_stale, prepare
 
 DEPLOYMENT_VARIABLES = (
     "DAGSTER_HOME",  # `make test` exports the project's instance: tests use throwaway ones
@@ -30,13 +29,10 @@ DEPLOYMENT_VARIABLES = (
 
 @pytest.fixture(scope="session", autouse=True)
 def dbt_manifest() -> Path:
-    """Parse the dbt project once per session (what `make manifest` does)."""
-    subprocess.run(
-        [dbt_executable(), "parse", "--quiet", "--target", "local"],
-        cwd=settings.DBT_PROJECT_DIR,
-        check=True,
-    )
-    return settings.DBT_PROJECT_DIR / "target" / "manifest.json"
+    """The parsed dbt project: parsed here only if a dbt file changed since `make manifest`."""
+    if manifest_is_stale(dbt_project):
+        return prepare()
+    return dbt_project.manifest_path
 
 
 @pytest.fixture(autouse=True)

@@ -127,15 +127,20 @@ def explain(tables: dict[str, int], partitioned: list[str]) -> list[str]:
 def main() -> int:
     with local_instance() as instance:
         results = materialize_everything(instance)
-        partitioned = sorted(
-            {
-                key.path[-1]
-                for result in results
-                if result.dagster_run.tags.get("dagster/asset_partition_range_start")
-                for key in (e.asset_key for e in result.get_asset_materialization_events())
-                if key
-            }
-        )
+    return report(results)
+
+
+def report(results: list[dg.ExecuteInProcessResult]) -> int:
+    """Print what ``results`` built (and the local tables); 0 if every run and check passed."""
+    partitioned = sorted(
+        {
+            key.path[-1]
+            for result in results
+            if result.dagster_run.tags.get("dagster/asset_partition_range_start")
+            for key in (e.asset_key for e in result.get_asset_materialization_events())
+            if key
+        }
+    )
     failed = [e.step_key for result in results for e in result.all_events if e.is_step_failure]
     failed_checks = [
         f"{check.asset_key.to_user_string()}:{check.check_name}"

@@ -1,4 +1,8 @@
-"""The whole local pipeline, for real, into a temporary DuckDB file (what `make run` does)."""
+"""The whole local pipeline, for real, into a DuckDB file (what `make run` does and reports).
+
+The session's materialized warehouse (conftest.py) is what ``make run``'s runs leave; this module
+checks its tables and what ``make run`` reports about them.
+"""
 
 from pathlib import Path
 
@@ -6,18 +10,18 @@ import duckdb
 import pytest
 
 from {{ cookiecutter.project_slug }} import local_pipeline
+from conftest import MaterializedWarehouse
 
 
-@pytest.fixture(scope="module")
-def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, Path]:
-    """Run `make run`'s entry point once for the module; returns (exit code, output, file)."""
-    path = tmp_path_factory.mktemp("pipeline") / "warehouse.duckdb"
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setenv("LOCAL_DUCKDB_PATH", str(path))
-        capture = []
-        monkeypatch.setattr("builtins.print", lambda *a, **k: capture.append(" ".join(map(str, a))))
-        code = local_pipeline.main()
-    return code, "\n".join(capture), path
+@pytest.fixture
+def pipeline_run(
+    on_materialized: MaterializedWarehouse, monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, str, Path]:
+    """``make run``'s report on the session's runs; returns (exit code, output, file)."""
+    capture = []
+    monkeypatch.setattr("builtins.print", lambda *a, **k: capture.append(" ".join(map(str, a))))
+    code = local_pipeline.report(on_materialized.results)
+    return code, "\n".join(capture), on_materialized.path
 
 
 def test_pipeline_succeeds_and_reports(pipeline_run: tuple[int, str, Path]) -> None:
