@@ -350,9 +350,15 @@ def main() -> int:
     measure(["make", "run"], project, ours_env)
     measure(["dg", "launch", "--assets", "*"], scaffold, theirs_env)
     our_assets = materialized(measure(["make", "run"], project, ours_env)[2], r"Materialized (\d+) assets")
-    their_assets = len(
-        json.loads(measure(["dg", "list", "defs", "--json"], scaffold, theirs_env)[2])["assets"]
-    )
+    listed = subprocess.run(
+        ["dg", "list", "defs", "--json"],
+        cwd=scaffold,
+        env=theirs_env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    their_assets = len(json.loads(listed)["assets"])
 
     runs: dict[str, list[tuple[float, float]]] = {"ours": [], "scaffold": []}
 

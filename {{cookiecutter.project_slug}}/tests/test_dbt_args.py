@@ -11,19 +11,14 @@ START = datetime(2025, 3, 4, tzinfo=UTC)
 END = datetime(2025, 3, 5, tzinfo=UTC)
 
 
-def test_incremental_build_args_pass_the_window_as_vars() -> None:
-    args = dbt_args.incremental_build_args(START, END)
+def test_partitioned_build_args_hand_the_window_to_both_kinds_of_incremental_model() -> None:
+    args = dbt_args.partitioned_build_args(START, END)
     assert args[:2] == ["build", "--vars"]
     assert json.loads(args[2]) == {
         "start_date": "2025-03-04 00:00:00",
         "end_date": "2025-03-05 00:00:00",
     }
-    assert "--event-time-start" not in args
-
-
-def test_microbatch_build_args_use_event_time_flags_not_vars() -> None:
-    assert dbt_args.microbatch_build_args(START, END) == [
-        "build",
+    assert args[3:] == [
         "--event-time-start",
         "2025-03-04T00:00:00",
         "--event-time-end",
@@ -31,10 +26,10 @@ def test_microbatch_build_args_use_event_time_flags_not_vars() -> None:
     ]
 
 
-@pytest.mark.parametrize("build", [dbt_args.incremental_build_args, dbt_args.microbatch_build_args])
-def test_empty_or_reversed_windows_are_refused(build: object) -> None:
+@pytest.mark.parametrize("start, end", [(END, START), (START, START)])
+def test_empty_or_reversed_windows_are_refused(start: datetime, end: datetime) -> None:
     with pytest.raises(ValueError, match="partition window: end"):
-        build(END, START)  # type: ignore[operator]
+        dbt_args.partitioned_build_args(start, end)
 
 
 def test_regular_snapshot_and_hourly_test_args() -> None:
@@ -50,4 +45,4 @@ def test_hourly_test_args_refuse_a_selector_injection() -> None:
 
 def test_selections_split_models_by_concern() -> None:
     assert dbt_args.REGULAR_EXCLUDE == "config.materialized:incremental resource_type:snapshot"
-    assert dbt_args.INCREMENTAL_EXCLUDE == dbt_args.MICROBATCH_SELECT
+    assert dbt_args.INCREMENTAL_SELECT == "config.materialized:incremental"

@@ -36,15 +36,18 @@ def busiest_days(warehouse: MaterializedWarehouse, table: str, count: int) -> li
     raise AssertionError(f"no two consecutive days with data in {table}")
 
 
+def partitioned_model(name: str) -> dg.AssetKey:
+    """The key of the partitioned dbt model ``name`` (int_comments: delete+insert; int_stories:
+    microbatch)."""
+    (key,) = [k for k in partitioned.build_partitioned_models().keys if k.path[-1] == name]
+    return key
+
+
 def test_every_dbt_definition_materializes(shared: MaterializedWarehouse) -> None:
     results = shared.results
     assert all(r.success for r in results)
     done = {e.asset_key for r in results for e in r.get_asset_materialization_events()}
-    for definition in (
-        partitioned.build_incremental_models(),
-        partitioned.build_microbatch_models(),
-        snapshots.build_dbt_snapshots(),
-    ):
+    for definition in (partitioned.build_partitioned_models(), snapshots.build_dbt_snapshots()):
         assert set(definition.keys) <= done
 
 
@@ -78,7 +81,10 @@ def test_incremental_partition_processes_exactly_its_window(
 ) -> None:
     (day,) = busiest_days(shared, "staging.stg_comments", 1)
     result = dg.materialize(
-        [partitioned.build_incremental_models()], partition_key=day, resources=build_resources()
+        [partitioned.build_partitioned_models()],
+        selection=[partitioned_model("int_comments")],
+        partition_key=day,
+        resources=build_resources(),
     )
     assert result.success
     (expected,) = shared.query(
@@ -99,14 +105,14 @@ def test_incremental_partition_processes_exactly_its_window(
 def test_microbatch_two_day_window_runs_two_batches(shared: MaterializedWarehouse) -> None:
     first, second = busiest_days(shared, "staging.stg_stories", 2)
     job = dg.Definitions(
-        assets=[partitioned.build_microbatch_models()],
-        jobs=[dg.define_asset_job("microbatch", "*")],
+        assets=[partitioned.build_partitioned_models()],
+        jobs=[dg.define_asset_job("microbatch", [partitioned_model("int_stories")])],
         resources=build_resources(),
     ).resolve_job_def("microbatch")
     result = job.execute_in_process(tags=local_pipeline.partition_range_tags(first, second))
     assert result.success
     (target,) = (settings.DBT_PROJECT_DIR / "target").glob(
-        f"dbt_microbatch_models-{result.run_id[:7]}-*"
+        f"dbt_partitioned_models-{result.run_id[:7]}-*"
     )
     run_results = json.loads((target / "run_results.json").read_text())
     (model,) = [r for r in run_results["results"] if r["unique_id"].startswith("model.")]

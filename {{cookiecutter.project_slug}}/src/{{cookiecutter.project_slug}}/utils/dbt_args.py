@@ -1,8 +1,8 @@
 """Pure helpers building dbt command lines and selections: no I/O, each unit-tested.
 
-The dbt definitions are split by concern (regular models, incremental models, microbatch models,
-snapshots); the selections below are what splits them, and the argument builders turn a Dagster
-partition time window into what each kind of model expects.
+The dbt definitions are split by how they run (regular models, daily-partitioned incremental
+models, snapshots); the selections below are what splits them, and the argument builders turn a
+Dagster partition time window into what each kind of incremental model expects.
 """
 
 import json
@@ -19,10 +19,8 @@ HOURLY_TESTS_TAG = "hourly_tests"
 # Everything but incremental models (microbatch ones included) and snapshots.
 REGULAR_SELECT = "fqn:*"
 REGULAR_EXCLUDE = f"{INCREMENTAL} {SNAPSHOTS}"
-# Incremental models other than microbatch ones (delete+insert, merge, append).
+# Every incremental model: microbatch ones and the others (delete+insert, merge, append).
 INCREMENTAL_SELECT = INCREMENTAL
-INCREMENTAL_EXCLUDE = MICROBATCH
-MICROBATCH_SELECT = MICROBATCH
 SNAPSHOTS_SELECT = SNAPSHOTS
 
 _DBT_TIMESTAMP = "%Y-%m-%dT%H:%M:%S"
@@ -42,16 +40,16 @@ def incremental_window_vars(start: datetime, end: datetime) -> dict[str, str]:
     return {"start_date": start.strftime(_SQL_TIMESTAMP), "end_date": end.strftime(_SQL_TIMESTAMP)}
 
 
-def incremental_build_args(start: datetime, end: datetime) -> list[str]:
-    """``dbt build --vars '{start_date: ..., end_date: ...}'`` for one partition window."""
-    return ["build", "--vars", json.dumps(incremental_window_vars(start, end), sort_keys=True)]
-
-
-def microbatch_build_args(start: datetime, end: datetime) -> list[str]:
-    """``dbt build --event-time-start ... --event-time-end ...``: dbt runs one batch per day."""
+def partitioned_build_args(start: datetime, end: datetime) -> list[str]:
+    """One ``dbt build`` for a partition window, whatever the incremental strategy: the window as
+    ``--vars '{start_date: ..., end_date: ...}'`` for the models that filter on it, and as
+    ``--event-time-start/--event-time-end`` for microbatch models (dbt runs one batch per day;
+    other models ignore these flags). One dbt process per run instead of one per strategy."""
     _check_window(start, end)
     return [
         "build",
+        "--vars",
+        json.dumps(incremental_window_vars(start, end), sort_keys=True),
         "--event-time-start",
         start.strftime(_DBT_TIMESTAMP),
         "--event-time-end",

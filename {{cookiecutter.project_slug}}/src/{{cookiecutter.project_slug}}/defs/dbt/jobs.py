@@ -13,7 +13,7 @@ from ...dbt_project import dbt_project
 from ...utils.dbt_args import HOURLY_TESTS_TAG, hourly_test_args
 from .common import RETRY_TAGS, present
 from .models import build_dbt_models
-from .partitioned import build_incremental_models, build_microbatch_models
+from .partitioned import build_partitioned_models
 from .snapshots import build_dbt_snapshots
 
 INGESTION = dg.AssetSelection.key_prefixes(
@@ -69,7 +69,7 @@ def defs() -> dg.Definitions:
     partitioned job; no test tagged hourly, no hourly tests job."""
     jobs: list[Any] = []
     schedules: list[Any] = []
-    partitioned = present(build_incremental_models(), build_microbatch_models())
+    partitioned = present(build_partitioned_models())
     if partitioned:
         daily_partitioned_job = dg.define_asset_job(
             "daily_partitioned_job",
