@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from generated_env import TEMPLATE_DIR, bake_default, install  # noqa: E402
+from generated_env import TEMPLATE_DIR, bake_default, install
 
 WORK_DIR = TEMPLATE_DIR / "build" / "benchmark-inner-loop"
 CREATE_DAGSTER = "create-dagster=={version}"
@@ -79,7 +79,7 @@ def location_loaded(port: int) -> bool:
         headers={"Content-Type": "application/json"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(request, timeout=5) as response:
             workspace = json.load(response)["data"]["workspaceOrError"]
     except (OSError, KeyError, ValueError):
         return False
@@ -119,6 +119,12 @@ def dev_seconds(command: Sequence[str], port: int, cwd: Path, env: dict[str, str
             process.wait()
 
 
+def dev_command(command: list[str], port_argument: str) -> tuple[list[str], int]:
+    """``command`` with a free port for the UI, and that port."""
+    port = free_port()
+    return [*command, f"{port_argument}{port}"], port
+
+
 def outside_connections(trace: Path) -> list[str]:
     """``connect()`` calls in an strace log that leave the machine (not loopback, not a socket file)."""
     found = []
@@ -150,15 +156,22 @@ models:
     marts: {+materialized: table}
 """
 
+EVENTS = "{{ ref('stg_events') }}"
 MODELS = {
-    "staging/stg_events.sql": "select id, user_id, kind, amount, created_at from {{ source('raw', 'events') }}",
+    "staging/stg_events.sql": "select id, user_id, kind, amount, created_at from "
+    "{{ source('raw', 'events') }}",
     "staging/stg_users.sql": "select distinct user_id from {{ source('raw', 'events') }}",
-    "marts/daily_events.sql": "select cast(created_at as date) as day, count(*) as events from {{ ref('stg_events') }} group by 1",
-    "marts/user_activity.sql": "select u.user_id, count(e.id) as events, sum(e.amount) as amount from {{ ref('stg_users') }} u left join {{ ref('stg_events') }} e using (user_id) group by 1",
-    "marts/event_kinds.sql": "select kind, count(*) as events from {{ ref('stg_events') }} group by 1",
-    "marts/top_users.sql": "select user_id, amount from {{ ref('user_activity') }} order by amount desc limit 10",
-    "marts/kind_by_day.sql": "select cast(created_at as date) as day, kind, count(*) as events from {{ ref('stg_events') }} group by 1, 2",
-    "marts/summary.sql": "select (select count(*) from {{ ref('daily_events') }}) as days, (select count(*) from {{ ref('user_activity') }}) as users",
+    "marts/daily_events.sql": "select cast(created_at as date) as day, count(*) as events "
+    f"from {EVENTS} group by 1",
+    "marts/user_activity.sql": "select u.user_id, count(e.id) as events, sum(e.amount) as amount "
+    f"from {{{{ ref('stg_users') }}}} u left join {EVENTS} e using (user_id) group by 1",
+    "marts/event_kinds.sql": f"select kind, count(*) as events from {EVENTS} group by 1",
+    "marts/top_users.sql": "select user_id, amount from {{ ref('user_activity') }} "
+    "order by amount desc limit 10",
+    "marts/kind_by_day.sql": "select cast(created_at as date) as day, kind, count(*) as events "
+    f"from {EVENTS} group by 1, 2",
+    "marts/summary.sql": "select (select count(*) from {{ ref('daily_events') }}) as days, "
+    "(select count(*) from {{ ref('user_activity') }}) as users",
 }
 # Model -> column -> dbt tests (20 tests in all).
 UNIQUE = ["unique", "not_null"]
@@ -396,12 +409,9 @@ def main() -> int:
         "scaffold_peak_mb": memory_theirs,
     }
 
+    validate = ["dagster", "definitions", "validate"]
     for name, command_ours, command_theirs in (
-        (
-            "dagster definitions validate",
-            ["dagster", "definitions", "validate"],
-            ["dagster", "definitions", "validate"],
-        ),
+        ("dagster definitions validate", validate, validate),
         ("dg check defs", ["make", "check-defs"], ["dg", "check", "defs"]),
     ):
         mine, theirs = alternate(

@@ -4,10 +4,17 @@ The generated projects' heavy dependencies (Dagster, dbt, Snowflake connectors; 
 installed once per session into ``build/generated-venv`` (kept between local runs while the
 dependency list is unchanged); each baked project is then installed into it editable with
 ``--no-deps``, which takes about a second.
+
+``make test`` runs the test files on two pytest-xdist workers (``--dist loadfile``: a file's
+module fixtures stay on one worker). The installed project is the one importable, so each worker
+has a venv of its own (``build/generated-venv-gw0``, ...); what they share under build/ (the
+gitlab-ci-local install) is created under a file lock.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -23,7 +30,9 @@ import pytest
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 BUILD_DIR = TEMPLATE_DIR / "build"
-GENERATED_VENV = BUILD_DIR / "generated-venv"
+# pytest-xdist names its workers gw0, gw1, ...; a plain `pytest` run has none.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+GENERATED_VENV = BUILD_DIR / (f"generated-venv-{WORKER}" if WORKER else "generated-venv")
 GITLAB_CI_LOCAL_DIR = BUILD_DIR / "gitlab-ci-local"
 DEFAULT_CONTEXT: dict[str, Any] = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
 
@@ -207,9 +216,26 @@ def installed(generated_venv: Path) -> Iterator[Any]:
     yield install_project
 
 
+@contextlib.contextmanager
+def build_lock(name: str) -> Iterator[None]:
+    """Hold ``build/.<name>.lock``: one pytest-xdist worker at a time creates what it guards."""
+    BUILD_DIR.mkdir(exist_ok=True)
+    with (BUILD_DIR / f".{name}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def gitlab_ci_local() -> Path:
     """gitlab-ci-local and the Node 22 it needs, installed once under build/ (npm registry)."""
+    with build_lock("gitlab-ci-local"):
+        return _install_gitlab_ci_local()
+
+
+def _install_gitlab_ci_local() -> Path:
     binary = GITLAB_CI_LOCAL_DIR / "node_modules" / ".bin" / "gitlab-ci-local"
     if not binary.exists():
         subprocess.run(
