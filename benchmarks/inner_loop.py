@@ -156,35 +156,18 @@ models:
     marts: {+materialized: table}
 """
 
-EVENTS = "{{ ref('stg_events') }}"
-MODELS = {
-    "staging/stg_events.sql": "select id, user_id, kind, amount, created_at from "
-    "{{ source('raw', 'events') }}",
-    "staging/stg_users.sql": "select distinct user_id from {{ source('raw', 'events') }}",
-    "marts/daily_events.sql": "select cast(created_at as date) as day, count(*) as events "
-    f"from {EVENTS} group by 1",
-    "marts/user_activity.sql": "select u.user_id, count(e.id) as events, sum(e.amount) as amount "
-    f"from {{{{ ref('stg_users') }}}} u left join {EVENTS} e using (user_id) group by 1",
-    "marts/event_kinds.sql": f"select kind, count(*) as events from {EVENTS} group by 1",
-    "marts/top_users.sql": "select user_id, amount from {{ ref('user_activity') }} "
-    "order by amount desc limit 10",
-    "marts/kind_by_day.sql": "select cast(created_at as date) as day, kind, count(*) as events "
-    f"from {EVENTS} group by 1, 2",
-    "marts/summary.sql": "select (select count(*) from {{ ref('daily_events') }}) as days, "
-    "(select count(*) from {{ ref('user_activity') }}) as users",
-}
-# Model -> column -> dbt tests (20 tests in all).
-UNIQUE = ["unique", "not_null"]
-TESTS: dict[str, dict[str, list[str]]] = {
-    "stg_events": {"id": UNIQUE, "created_at": UNIQUE, "kind": ["not_null"]},
-    "stg_users": {"user_id": UNIQUE},
-    "daily_events": {"day": UNIQUE, "events": ["not_null"]},
-    "user_activity": {"user_id": UNIQUE, "events": ["not_null"]},
-    "event_kinds": {"kind": UNIQUE},
-    "top_users": {"user_id": UNIQUE},
-    "kind_by_day": {"day": ["not_null"]},
-    "summary": {"days": ["not_null"], "users": ["not_null"]},
-}
+# Each mart aggregates or re-reads an earlier model by user: user_id stays unique everywhere.
+MART_SQL = (
+    "select user_id, count(*) as events, sum(amount) as amount from {{{{ ref('{parent}') }}}} group by 1"
+)
+COPY_SQL = "select user_id, events, amount from {{{{ ref('{parent}') }}}}"
+# Tests handed out model by model, in this order, until the count is reached.
+TEST_ORDER = (
+    ("user_id", "unique"),
+    ("user_id", "not_null"),
+    ("events", "not_null"),
+    ("amount", "not_null"),
+)
 
 RAW_ASSET = '''import dagster as dg
 import duckdb
@@ -206,25 +189,42 @@ def raw_events() -> dg.MaterializeResult:
 '''
 
 
-def write_scaffold_dbt_project(root: Path, duckdb_path: Path) -> None:
+def write_scaffold_dbt_project(root: Path, duckdb_path: Path, models: int, tests: int) -> None:
+    """A DuckDB dbt project of ``models`` models (one staging view over the raw source, marts
+    reading it or each other) and ``tests`` dbt tests: the same amount of work as ours."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "dbt_project.yml").write_text(DBT_PROJECT_YML)
     (root / "profiles.yml").write_text(
         "scaffold_dbt:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
         f"      path: {json.dumps(str(duckdb_path))}\n      threads: 4\n"
     )
-    for name, sql in MODELS.items():
-        path = root / "models" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(sql + "\n")
+    (root / "models" / "staging").mkdir(parents=True, exist_ok=True)
+    (root / "models" / "marts").mkdir(parents=True, exist_ok=True)
+    (root / "models" / "staging" / "stg_events.sql").write_text(
+        "select id, user_id, kind, amount, created_at from {{ source('raw', 'events') }}\n"
+    )
     (root / "models" / "staging" / "_sources.yml").write_text(
         "version: 2\nsources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: events\n"
     )
-    models = [
-        {"name": name, "columns": [{"name": c, "data_tests": tests} for c, tests in columns.items()]}
-        for name, columns in TESTS.items()
+    names = [f"mart_{i}" for i in range(models - 1)]
+    for i, name in enumerate(names):
+        parent = "stg_events" if i < 3 else names[i // 3]
+        sql = (MART_SQL if i < 3 else COPY_SQL).format(parent=parent)
+        (root / "models" / "marts" / f"{name}.sql").write_text(sql + "\n")
+    columns: dict[str, dict[str, list[str]]] = {name: {} for name in names}
+    handed = 0
+    for column, test in TEST_ORDER:
+        for name in names:
+            if handed < tests:
+                columns[name].setdefault(column, []).append(test)
+                handed += 1
+    if handed < tests:
+        raise SystemExit(f"inner_loop: {models} models cannot carry {tests} tests")
+    entries = [
+        {"name": name, "columns": [{"name": c, "data_tests": t} for c, t in cols.items()]}
+        for name, cols in columns.items()
     ]
-    (root / "models" / "_models.yml").write_text(json.dumps({"version": 2, "models": models}))
+    (root / "models" / "_models.yml").write_text(json.dumps({"version": 2, "models": entries}))
 
 
 def constraints_from_lock(project: Path, destination: Path) -> Path:
@@ -255,8 +255,9 @@ def locked_version(constraints: Path, package: str) -> str:
     return match.group(1)
 
 
-def build_scaffold(project: Path, python: Path) -> Path:
-    """create-dagster project + dbt component + one Python asset, installed like ours."""
+def build_scaffold(project: Path, python: Path, assets: int, checks: int) -> Path:
+    """create-dagster project + a dbt component + one Python asset (``assets`` assets and
+    ``checks`` checks in all), installed like ours."""
     uv = uv_executable()
     root = WORK_DIR / SCAFFOLD
     shutil.rmtree(root, ignore_errors=True)
@@ -298,7 +299,7 @@ def build_scaffold(project: Path, python: Path) -> Path:
         check=True,
     )
     duckdb_path = root / "scaffold.duckdb"
-    write_scaffold_dbt_project(root / "dbt", duckdb_path)
+    write_scaffold_dbt_project(root / "dbt", duckdb_path, models=assets - 1, tests=checks)
     package = root / "src" / SCAFFOLD / "defs"
     (package / "paths.py").write_text(f"DUCKDB_PATH = {json.dumps(str(duckdb_path))}\n")
     (package / "raw_events.py").write_text(RAW_ASSET)
@@ -312,6 +313,14 @@ def build_scaffold(project: Path, python: Path) -> Path:
     return root
 
 
+def list_defs(project: Path, env: dict[str, str]) -> dict[str, list[object]]:
+    """``dg list defs --json`` of ``project``."""
+    listed = subprocess.run(
+        ["dg", "list", "defs", "--json"], cwd=project, env=env, check=True, capture_output=True, text=True
+    ).stdout
+    return json.loads(listed)  # type: ignore[no-any-return]
+
+
 def venv_env(venv: Path, dagster_home: Path) -> dict[str, str]:
     """The environment of an activated ``venv`` with its own Dagster instance."""
     dagster_home.mkdir(parents=True, exist_ok=True)
@@ -323,13 +332,6 @@ def venv_env(venv: Path, dagster_home: Path) -> dict[str, str]:
 
 
 # --- the comparison -----------------------------------------------------------------------------
-
-
-def materialized(output: str, pattern: str) -> int:
-    match = re.search(pattern, output)
-    if not match:
-        raise SystemExit(f"inner_loop: cannot tell how many assets were built:\n{output[-3000:]}")
-    return int(match.group(1))
 
 
 def alternate(repeats: int, ours: Callable[[], float], scaffold: Callable[[], float]) -> tuple[float, float]:
@@ -348,30 +350,38 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--template-suite", action="store_true", help="also time the template's make test")
+    parser.add_argument("--reuse", action="store_true", help="keep the last run's bake and scaffold")
     args = parser.parse_args()
     WORK_DIR.mkdir(parents=True, exist_ok=True)
 
-    project = bake_default(WORK_DIR / "generated")
-    python = install(project)
-    scaffold = build_scaffold(project, python)
+    reusable = sorted((WORK_DIR / "generated").glob("*/.venv/bin/python"))
+    if args.reuse and reusable and (WORK_DIR / SCAFFOLD / ".venv").exists():
+        python = reusable[0]
+        project = python.parents[2]
+    else:
+        project = bake_default(WORK_DIR / "generated")
+        python = install(project)
     ours_env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "DAGSTER_HOME")}
-    theirs_env = venv_env(scaffold / ".venv", scaffold / ".dagster_home")
     ours_validate_env = {**ours_env, "PATH": f"{project / '.venv' / 'bin'}{os.pathsep}{ours_env['PATH']}"}
+    ours = list_defs(project, ours_validate_env)
+    our_assets, our_checks = len(ours["assets"]), len(ours["asset_checks"])
+    if args.reuse and (WORK_DIR / SCAFFOLD / ".venv").exists():
+        scaffold = WORK_DIR / SCAFFOLD
+    else:
+        scaffold = build_scaffold(project, python, our_assets, our_checks)
+    theirs_env = venv_env(scaffold / ".venv", scaffold / ".dagster_home")
+    theirs = list_defs(scaffold, theirs_env)
+    their_assets, their_checks = len(theirs["assets"]), len(theirs["asset_checks"])
+    print(
+        f"Same work: ours {our_assets} assets and {our_checks} checks, the scaffold's "
+        f"{their_assets} and {their_checks}",
+        flush=True,
+    )
     results: dict[str, object] = {}
 
     # Warm-up: both parse their dbt projects and create their warehouses once.
     measure(["make", "run"], project, ours_env)
     measure(["dg", "launch", "--assets", "*"], scaffold, theirs_env)
-    our_assets = materialized(measure(["make", "run"], project, ours_env)[2], r"Materialized (\d+) assets")
-    listed = subprocess.run(
-        ["dg", "list", "defs", "--json"],
-        cwd=scaffold,
-        env=theirs_env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    their_assets = len(json.loads(listed)["assets"])
 
     runs: dict[str, list[tuple[float, float]]] = {"ours": [], "scaffold": []}
 

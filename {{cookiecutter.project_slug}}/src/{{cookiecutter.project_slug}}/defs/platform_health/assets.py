@@ -7,6 +7,7 @@ the pull or merge requests proposing exposures and removals (when a token is set
 """
 
 import json
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +15,6 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
-from dagster_snowflake import SnowflakeResource
 
 from ... import settings
 from ...dbt_project import dbt_project
@@ -267,6 +267,13 @@ def _build_seconds(context: dg.AssetExecutionContext, relation: str) -> float | 
     return float(raw) if isinstance(raw, int | float) else None
 
 
+def is_snowflake(resource: Any) -> bool:
+    """Whether ``resource`` is a ``SnowflakeResource``, without importing dagster_snowflake (seconds
+    of import a DuckDB process should not pay): if nothing imported it, no resource is one."""
+    module = sys.modules.get("dagster_snowflake")
+    return module is not None and isinstance(resource, module.SnowflakeResource)
+
+
 def _table_sizes(warehouse: Any) -> dict[str, tuple[int | None, int | None]]:
     """``schema.table`` (lower case) -> (rows, bytes) the warehouse reports for its tables."""
     if isinstance(warehouse, DuckDBResource):
@@ -275,7 +282,7 @@ def _table_sizes(warehouse: Any) -> dict[str, tuple[int | None, int | None]]:
                 "select schema_name, table_name, estimated_size from duckdb_tables()"
             ).fetchall()
         return {f"{s}.{t}".lower(): (int(n), None) for s, t, n in rows}
-    if isinstance(warehouse, SnowflakeResource):
+    if is_snowflake(warehouse):
         with warehouse.get_connection() as connection:
             cursor = connection.cursor()
             cursor.execute(
@@ -301,7 +308,7 @@ def unused_models(
     unused = find_unused_models(graph)
     once_archived = sorted(set(find_unused_models(graph, stale_reports["node_id"])) - set(unused))
     sizes = _table_sizes(warehouse)
-    snowflake = isinstance(warehouse, SnowflakeResource)
+    snowflake = is_snowflake(warehouse)
     rows = []
     for node, status in [
         *((n, "unused") for n in unused),
@@ -413,8 +420,8 @@ def model_count_history(
     if isinstance(warehouse, DuckDBResource):
         with warehouse.get_connection() as connection:
             recorded = history.record_counts(connection, SCHEMA, now, counts, "duckdb")
-    elif isinstance(warehouse, SnowflakeResource):
-        with warehouse.get_connection() as connection:
+    elif is_snowflake(warehouse):
+        with warehouse.get_connection() as connection:  # type: ignore[attr-defined]
             recorded = history.record_counts(
                 connection, get_schema_for_environment(SCHEMA), now, counts, "snowflake"
             )

@@ -8,7 +8,7 @@ columns as text even when every value is missing (DuckDB would otherwise type th
 """
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
@@ -16,8 +16,6 @@ import pandas as pd
 from dagster._core.storage.db_io_manager import DbTypeHandler, TableSlice
 from dagster_duckdb_pandas import DuckDBPandasIOManager
 from dagster_duckdb_pandas.duckdb_pandas_type_handler import DuckDBPandasTypeHandler
-from dagster_snowflake_pandas import SnowflakePandasIOManager
-from dagster_snowflake_pandas.snowflake_pandas_type_handler import SnowflakePandasTypeHandler
 
 from ... import settings
 from ...resources import snowflake_connection_config
@@ -78,29 +76,10 @@ class _DuckDBHandler(DuckDBPandasTypeHandler):
         context.add_output_metadata({"dagster/row_count": len(obj)})
 
 
-class _SnowflakeHandler(SnowflakePandasTypeHandler):
-    def handle_output(
-        self, context: dg.OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection: Any
-    ) -> Mapping[str, Any]:
-        frame = with_text_columns(obj)
-        cursor = connection.cursor()
-        cursor.execute(f"drop table if exists {snowflake_table_name(table_slice)}")
-        if not frame.empty:
-            return super().handle_output(context, table_slice, frame, connection)
-        cursor.execute(empty_snowflake_table_sql(table_slice, frame))
-        return {"dagster/row_count": 0}
-
-
 class PlatformHealthDuckDBIOManager(DuckDBPandasIOManager):
     @staticmethod
     def type_handlers() -> Sequence[DbTypeHandler[Any]]:
         return [_DuckDBHandler()]
-
-
-class PlatformHealthSnowflakeIOManager(SnowflakePandasIOManager):
-    @staticmethod
-    def type_handlers() -> Sequence[DbTypeHandler[Any]]:
-        return [_SnowflakeHandler()]
 
 
 def build_io_manager() -> dg.ConfigurableIOManagerFactory[Any]:
@@ -112,4 +91,7 @@ def build_io_manager() -> dg.ConfigurableIOManagerFactory[Any]:
         if get_environment() is Environment.LOCAL
         else None
     )
+    # Imported only for Snowflake: dagster_snowflake_pandas takes seconds to import.
+    from ...platform_health.snowflake_io_manager import PlatformHealthSnowflakeIOManager
+
     return PlatformHealthSnowflakeIOManager(**snowflake_connection_config(), schema=schema)
