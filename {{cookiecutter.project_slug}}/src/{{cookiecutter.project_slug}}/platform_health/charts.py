@@ -7,30 +7,41 @@ chart travels with its materialization and needs no file server.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 from collections.abc import Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display: runs in workers and CI
-
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@functools.cache
+def _pyplot() -> ModuleType:
+    """matplotlib's pyplot, off-screen (no display: runs in workers and CI), imported with the
+    first chart: about a second that loading the definitions should not pay."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot
+
+    return matplotlib.pyplot
 
 
 def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.tight_layout()
     figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
+    _pyplot().close(figure)
     return buffer.getvalue()
 
 
 def bar_chart_png(labels: Sequence[str], values: Sequence[float], title: str, xlabel: str) -> bytes:
     """Horizontal bars, the first label on top."""
-    figure, axes = plt.subplots(figsize=(8, max(2.0, 0.4 * len(labels) + 1)))
+    figure, axes = _pyplot().subplots(figsize=(8, max(2.0, 0.4 * len(labels) + 1)))
     positions = list(range(len(labels)))[::-1]
     axes.barh(positions, list(values), color="#4f46e5")
     axes.set_yticks(positions, labels=list(labels))
@@ -42,7 +53,7 @@ def bar_chart_png(labels: Sequence[str], values: Sequence[float], title: str, xl
 def line_chart_png(
     x: Sequence[str], series: dict[str, Sequence[float]], title: str, ylabel: str
 ) -> bytes:
-    figure, axes = plt.subplots(figsize=(8, 4))
+    figure, axes = _pyplot().subplots(figsize=(8, 4))
     for name, values in series.items():
         axes.plot(list(x), list(values), marker="o", label=name)
     axes.set_ylabel(ylabel)
