@@ -1,0 +1,108 @@
+"""The automation sensor and freshness checks (rules in utils/automation.py, docs/automation.md).
+
+- ``automation_sensor`` evaluates every asset's automation condition. It runs by default in
+  production only; in branch deployments and locally it is defined but stopped (a branch
+  deployment would otherwise rebuild its whole clone as soon as it loads, as every asset's code
+  version is new to it; turn it on there by hand to try automation out).
+- Freshness: every dbt asset with a freshness policy (the marts: utils/automation.py) and every
+  dbt source with a ``freshness:`` config (``_sources.yml``) gets a last-update freshness check;
+  ``freshness_checks_sensor`` runs them (on in production, stopped elsewhere).
+"""
+
+import json
+import warnings
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import timedelta
+
+import dagster as dg
+
+from ..dbt_project import dbt_project
+from ..utils.automation import source_freshness
+from ..utils.environment import Environment, get_environment
+from .dbt.common import build_translator, present
+from .dbt.models import build_dbt_models
+from .dbt.partitioned import build_incremental_models, build_microbatch_models
+from .dbt.snapshots import build_dbt_snapshots
+
+AUTOMATION_SENSOR = "automation_sensor"
+FRESHNESS_SENSOR = "freshness_checks_sensor"
+
+
+def policy_freshness_checks(
+    assets: Sequence[dg.AssetsDefinition],
+) -> list[dg.AssetChecksDefinition]:
+    """A last-update check per asset whose freshness policy is a time window, failing once the
+    asset has not been updated for longer than that window."""
+    by_window: dict[timedelta, list[dg.AssetKey]] = defaultdict(list)
+    for definition in assets:
+        for spec in definition.specs:
+            # FreshnessPolicy.time_window(...) policies; cron ones have no fail window.
+            fail_window = getattr(spec.freshness_policy, "fail_window", None)
+            if fail_window is not None:
+                by_window[fail_window.to_timedelta()].append(spec.key)
+    return [
+        check
+        for window, keys in sorted(by_window.items())
+        for check in dg.build_last_update_freshness_checks(
+            assets=keys, lower_bound_delta=window, severity=dg.AssetCheckSeverity.ERROR
+        )
+    ]
+
+
+def source_freshness_checks() -> list[dg.AssetChecksDefinition]:
+    """A last-update check per dbt source with a ``freshness:`` config, on the source's asset
+    (the ingestion asset writing that table): ``error_after`` fails it, ``warn_after`` warns."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    translator = build_translator()
+    grouped: dict[tuple[timedelta, dg.AssetCheckSeverity], set[dg.AssetKey]] = defaultdict(set)
+    for unique_id, props in manifest.get("sources", {}).items():
+        freshness = source_freshness(props)
+        if freshness is not None:
+            grouped[freshness].add(translator.get_asset_spec(manifest, unique_id, None).key)
+    return [
+        check
+        for (window, severity), keys in sorted(grouped.items(), key=str)
+        for check in dg.build_last_update_freshness_checks(
+            assets=sorted(keys, key=str), lower_bound_delta=window, severity=severity
+        )
+    ]
+
+
+def dbt_definitions() -> list[dg.AssetsDefinition]:
+    """Every dbt definition this project has (built once, shared with defs/dbt)."""
+    return present(
+        build_dbt_models(),
+        build_incremental_models(),
+        build_microbatch_models(),
+        build_dbt_snapshots(),
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    production = get_environment() is Environment.PROD
+    status = dg.DefaultSensorStatus.RUNNING if production else dg.DefaultSensorStatus.STOPPED
+    with warnings.catch_warnings():
+        # Dagster 1.13 calls these "superseded" by FreshnessPolicy, which the assets carry too
+        # (the UI's freshness state); the checks are what fails visibly, in every deployment.
+        warnings.simplefilter("ignore", dg.SupersessionWarning)
+        checks = [*policy_freshness_checks(dbt_definitions()), *source_freshness_checks()]
+        freshness_sensor = (
+            dg.build_sensor_for_freshness_checks(
+                freshness_checks=checks, name=FRESHNESS_SENSOR, default_status=status
+            )
+            if checks
+            else None
+        )
+    sensors: list[dg.SensorDefinition] = [
+        dg.AutomationConditionSensorDefinition(
+            AUTOMATION_SENSOR,
+            target=dg.AssetSelection.all(),
+            default_status=status,
+            description="Materializes what a deploy or an off-schedule run changed (docs/automation.md).",
+        )
+    ]
+    if freshness_sensor is not None:
+        sensors.append(freshness_sensor)
+    return dg.Definitions(asset_checks=checks, sensors=sensors)
