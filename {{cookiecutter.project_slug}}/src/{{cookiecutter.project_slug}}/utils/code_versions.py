@@ -76,6 +76,7 @@ class MacroAwareCodeVersions:
         }
         self._closures: dict[str, frozenset[str]] = {}
         self._digests: dict[tuple[str, ...], str] = {}
+        self._node_digests: dict[tuple[str, ...], str | None] = {}
 
     def _counted(self, macro_ids: Iterable[str] | None) -> tuple[str, ...]:
         """The macros among ``macro_ids`` that count, with every implementation of a dispatched
@@ -125,7 +126,10 @@ class MacroAwareCodeVersions:
     def code_version(self, props: Mapping[str, Any]) -> str | None:
         """dagster-dbt's version of the node, combined with its macros' digest if it has any."""
         own = default_code_version_fn(props)
-        digest = self.macros_digest(self._counted((props.get("depends_on") or {}).get("macros")))
+        direct = tuple((props.get("depends_on") or {}).get("macros") or ())
+        if direct not in self._node_digests:  # most nodes share their few macros
+            self._node_digests[direct] = self.macros_digest(self._counted(direct))
+        digest = self._node_digests[direct]
         if digest is None:
             return own
         return _sha1(f"{own or ''}\n{digest}")
