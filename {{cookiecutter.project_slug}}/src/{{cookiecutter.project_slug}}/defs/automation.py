@@ -9,10 +9,11 @@
   ``freshness_checks_sensor`` runs them (on in production, stopped elsewhere).
 """
 
+import contextlib
 import json
 import warnings
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
 import dagster as dg
@@ -29,6 +30,15 @@ AUTOMATION_SENSOR = "automation_sensor"
 FRESHNESS_SENSOR = "freshness_checks_sensor"
 
 
+@contextlib.contextmanager
+def not_superseded() -> Iterator[None]:
+    """Dagster 1.13 calls freshness checks "superseded" by FreshnessPolicy, which the assets carry
+    too (the UI's freshness state); the checks are what fails visibly, in every deployment."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.SupersessionWarning)
+        yield
+
+
 def policy_freshness_checks(
     assets: Sequence[dg.AssetsDefinition],
 ) -> list[dg.AssetChecksDefinition]:
@@ -41,13 +51,14 @@ def policy_freshness_checks(
             fail_window = getattr(spec.freshness_policy, "fail_window", None)
             if fail_window is not None:
                 by_window[fail_window.to_timedelta()].append(spec.key)
-    return [
-        check
-        for window, keys in sorted(by_window.items())
-        for check in dg.build_last_update_freshness_checks(
-            assets=keys, lower_bound_delta=window, severity=dg.AssetCheckSeverity.ERROR
-        )
-    ]
+    with not_superseded():
+        return [
+            check
+            for window, keys in sorted(by_window.items())
+            for check in dg.build_last_update_freshness_checks(
+                assets=keys, lower_bound_delta=window, severity=dg.AssetCheckSeverity.ERROR
+            )
+        ]
 
 
 def source_freshness_checks() -> list[dg.AssetChecksDefinition]:
@@ -60,13 +71,14 @@ def source_freshness_checks() -> list[dg.AssetChecksDefinition]:
         freshness = source_freshness(props)
         if freshness is not None:
             grouped[freshness].add(translator.get_asset_spec(manifest, unique_id, None).key)
-    return [
-        check
-        for (window, severity), keys in sorted(grouped.items(), key=str)
-        for check in dg.build_last_update_freshness_checks(
-            assets=sorted(keys, key=str), lower_bound_delta=window, severity=severity
-        )
-    ]
+    with not_superseded():
+        return [
+            check
+            for (window, severity), keys in sorted(grouped.items(), key=str)
+            for check in dg.build_last_update_freshness_checks(
+                assets=sorted(keys, key=str), lower_bound_delta=window, severity=severity
+            )
+        ]
 
 
 def dbt_definitions() -> list[dg.AssetsDefinition]:
@@ -83,11 +95,8 @@ def dbt_definitions() -> list[dg.AssetsDefinition]:
 def defs() -> dg.Definitions:
     production = get_environment() is Environment.PROD
     status = dg.DefaultSensorStatus.RUNNING if production else dg.DefaultSensorStatus.STOPPED
-    with warnings.catch_warnings():
-        # Dagster 1.13 calls these "superseded" by FreshnessPolicy, which the assets carry too
-        # (the UI's freshness state); the checks are what fails visibly, in every deployment.
-        warnings.simplefilter("ignore", dg.SupersessionWarning)
-        checks = [*policy_freshness_checks(dbt_definitions()), *source_freshness_checks()]
+    checks = [*policy_freshness_checks(dbt_definitions()), *source_freshness_checks()]
+    with not_superseded():
         freshness_sensor = (
             dg.build_sensor_for_freshness_checks(
                 freshness_checks=checks, name=FRESHNESS_SENSOR, default_status=status
