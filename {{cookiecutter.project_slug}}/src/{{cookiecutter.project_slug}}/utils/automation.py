@@ -19,6 +19,7 @@ sensor's first evaluation of an asset, so turning the sensor on starts no storm 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -45,8 +46,10 @@ def upstream_changed_off_schedule() -> dg.AutomationCondition[Any]:
     ).with_label("upstream_changed_off_schedule")
 
 
+@functools.cache
 def on_change(partitioned: bool = False) -> dg.AutomationCondition[Any]:
-    """The project's default condition (see the module's docstring)."""
+    """The project's default condition (see the module's docstring); one immutable object per
+    kind, shared by every asset (10,000 models build it twice, not 10,000 times)."""
     trigger: dg.AutomationCondition[Any] = (
         dg.AutomationCondition.code_version_changed() | upstream_changed_off_schedule()
     )
