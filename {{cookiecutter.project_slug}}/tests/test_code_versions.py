@@ -59,6 +59,9 @@ BASE = (
     macro("p", "duckdb__clone", "duckdb__clone body"),
     macro("p", "snowflake__clone", "snowflake__clone body"),
     macro("p", "clone", "clone body", "macro.p.duckdb__clone"),
+    # The project overrides a dispatched dbt macro: dbt's macro leads to the project's.
+    macro("dbt", "current_timestamp", "x", "macro.p.duckdb__current_timestamp"),
+    macro("p", "duckdb__current_timestamp", "now()"),
 )
 NODES = (
     node("via_mid", "select {{ mid() }}", "macro.p.mid"),
@@ -66,6 +69,7 @@ NODES = (
     node("via_package", "select {{ uses_pkg() }}", "macro.p.uses_pkg"),
     node("builtin_only", "select {{ dbt.dateadd() }}", "macro.dbt.dateadd"),
     node("dispatching", "select {{ clone() }}", "macro.p.clone"),
+    node("overridden", "select {{ dbt.current_timestamp() }}", "macro.dbt.current_timestamp"),
     node("plain", "select 1"),
 )
 
@@ -97,6 +101,8 @@ def changed(before: dict[str, str | None], after: dict[str, str | None]) -> set[
         # The manifest was parsed on DuckDB; production runs the Snowflake implementation.
         ("macro.p.snowflake__clone", {"dispatching"}),
         ("macro.p.default__clone", {"dispatching"}),
+        ("macro.p.duckdb__current_timestamp", {"overridden"}),
+        ("macro.dbt.current_timestamp", set()),
     ],
 )
 def test_editing_a_macro_changes_exactly_its_dependents(macro_id: str, expected: set[str]) -> None:

@@ -9,11 +9,11 @@ installed dbt packages (``dbt_packages/``) alike.
 Rules (documented in docs/automation.md):
 
 - dbt's built-in macros (packages ``dbt`` and the adapter's own, e.g. ``dbt_duckdb``,
-  ``dbt_snowflake``) do not count: they change only with the installed dbt version, and the
-  adapter's differ between DuckDB and Snowflake, which would give the same code a different
-  version per warehouse. A built-in macro does not hide what it calls from the project either:
-  dbt resolves ``adapter.dispatch`` to one adapter's implementation at parse time, so a project
-  macro dispatched through dbt is still found when a project macro depends on it directly.
+  ``dbt_snowflake``) do not count themselves: they change only with the installed dbt version,
+  and the adapter's differ between DuckDB and Snowflake, which would give the same code a
+  different version per warehouse. What they call is still followed: a project macro overriding
+  a dispatched dbt macro (``duckdb__dateadd`` in the project, say) counts for every model calling
+  ``dbt.dateadd``.
 - Dispatch: when a node or macro depends on ``<adapter>__name`` of a project or package macro,
   every implementation of ``name`` in that package counts (``default__name``,
   ``snowflake__name``, ``duckdb__name``...). The manifest is parsed with the DuckDB target, yet a
@@ -70,22 +70,22 @@ class MacroAwareCodeVersions:
         self._siblings: dict[str, tuple[str, ...]] = {
             unique_id: tuple(group) for group in implementations.values() for unique_id in group
         }
+        # Every macro's dependencies, built-in ones included (followed, not hashed).
         self._edges: dict[str, tuple[str, ...]] = {
-            unique_id: self._counted((macros[unique_id].get("depends_on") or {}).get("macros"))
-            for unique_id in self._own
+            unique_id: self._followed((macro.get("depends_on") or {}).get("macros"))
+            for unique_id, macro in macros.items()
         }
         self._closures: dict[str, frozenset[str]] = {}
-        self._digests: dict[tuple[str, ...], str] = {}
+        self._digests: dict[tuple[str, ...], str | None] = {}
         self._node_digests: dict[tuple[str, ...], str | None] = {}
 
-    def _counted(self, macro_ids: Iterable[str] | None) -> tuple[str, ...]:
-        """The macros among ``macro_ids`` that count, with every implementation of a dispatched
-        one; sorted and without duplicates."""
-        counted: set[str] = set()
+    def _followed(self, macro_ids: Iterable[str] | None) -> tuple[str, ...]:
+        """The macros among ``macro_ids`` the manifest has, with every implementation of a
+        dispatched project or package macro; sorted and without duplicates."""
+        followed: set[str] = set()
         for unique_id in macro_ids or ():
-            if unique_id in self._own:
-                counted.update(self._siblings.get(unique_id, (unique_id,)))
-        return tuple(sorted(counted))
+            followed.update(self._siblings.get(unique_id, (unique_id,)))
+        return tuple(sorted(followed))
 
     def _closure(self, unique_id: str) -> frozenset[str]:
         """The macro and every macro it reaches (macros may call each other in cycles)."""
@@ -94,7 +94,7 @@ class MacroAwareCodeVersions:
             seen = {unique_id}
             stack = [unique_id]
             while stack:
-                for child in self._edges[stack.pop()]:
+                for child in self._edges.get(stack.pop(), ()):
                     if child not in seen:
                         seen.add(child)
                         stack.append(child)
@@ -104,31 +104,30 @@ class MacroAwareCodeVersions:
     def macros_digest(self, direct: tuple[str, ...]) -> str | None:
         """One hash over every counted macro reachable from ``direct``; None when there is none.
         Nodes calling the same macros share the work."""
-        if not direct:
-            return None
-        digest = self._digests.get(direct)
-        if digest is None:
-            reached: set[str] = set()
-            for unique_id in direct:
-                reached |= self._closure(unique_id)
-            digest = self._digests[direct] = _sha1(
-                "\n".join(self._own[unique_id] for unique_id in sorted(reached))
+        if direct not in self._digests:
+            counted = sorted(self._reached(direct) & self._own.keys())
+            self._digests[direct] = (
+                _sha1("\n".join(self._own[unique_id] for unique_id in counted)) if counted else None
             )
-        return digest
+        return self._digests[direct]
+
+    def _reached(self, direct: Iterable[str]) -> set[str]:
+        reached: set[str] = set()
+        for unique_id in direct:
+            reached |= self._closure(unique_id)
+        return reached
 
     def macros_of(self, props: Mapping[str, Any]) -> frozenset[str]:
         """unique_id of every counted macro a node depends on, transitively (for docs/tests)."""
-        reached: set[str] = set()
-        for unique_id in self._counted((props.get("depends_on") or {}).get("macros")):
-            reached |= self._closure(unique_id)
-        return frozenset(reached)
+        direct = self._followed((props.get("depends_on") or {}).get("macros"))
+        return frozenset(self._reached(direct) & self._own.keys())
 
     def code_version(self, props: Mapping[str, Any]) -> str | None:
         """dagster-dbt's version of the node, combined with its macros' digest if it has any."""
         own = default_code_version_fn(props)
         direct = tuple((props.get("depends_on") or {}).get("macros") or ())
         if direct not in self._node_digests:  # most nodes share their few macros
-            self._node_digests[direct] = self.macros_digest(self._counted(direct))
+            self._node_digests[direct] = self.macros_digest(self._followed(direct))
         digest = self._node_digests[direct]
         if digest is None:
             return own
