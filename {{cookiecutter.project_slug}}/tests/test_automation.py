@@ -5,6 +5,7 @@ way the automation sensor does, tick after tick, against a real (in-memory) inst
 """
 
 import datetime
+import json
 from typing import Any
 
 import dagster as dg
@@ -187,42 +188,32 @@ def test_an_off_schedule_update_reaches_every_downstream_asset_once() -> None:
         assert each_once(ticks) == {key: {latest(graph, key)} for key in descendants(graph, parent)}
 
 
-@dg.asset(freshness_policy=dg.FreshnessPolicy.time_window(fail_window=MARTS_FRESHNESS))
-def freshness_probe() -> None:
-    """An asset with a policy, so that a project without marts proves the checks too."""
-
-
-def test_freshness_checks_fail_when_an_asset_is_older_than_its_policy() -> None:
-    graph = load().resolve_asset_graph()
-    assets = [*graph.assets_defs, freshness_probe]
-    checks = list(automation.policy_freshness_checks(assets))
-    policies = {
-        spec.key: spec.freshness_policy
-        for definition in assets
-        for spec in definition.specs
-        if spec.freshness_policy is not None
-    }
-    assert {key.asset_key for check in checks for key in check.check_keys} == set(policies)
+def test_freshness_checks_fail_when_an_asset_is_older_than_its_window(dbt_manifest: Any) -> None:
+    manifest = json.loads(dbt_manifest.read_text())
+    dbt_keys = {key for definition in automation.dbt_definitions() for key in definition.keys}
+    windows = dict(automation.dbt_freshness_windows(manifest, dbt_keys))
+    assert set(windows) <= dbt_keys
+    # A probe with the marts' window, so that a project without marts proves the checks too.
+    windows[dg.AssetKey("freshness_probe")] = MARTS_FRESHNESS
+    checks = automation.window_freshness_checks(windows)
+    assert {key.asset_key for check in checks for key in check.check_keys} == set(windows)
     now = datetime.datetime.now(datetime.UTC)
     for age, passes in ((datetime.timedelta(minutes=5), True), (MARTS_FRESHNESS * 2, False)):
         with dg.instance_for_test() as instance:
             with freeze_time(now - age):
-                for key in policies:
+                for key in windows:
                     instance.report_runless_asset_event(dg.AssetMaterialization(key))
             job = dg.Definitions(asset_checks=checks).resolve_implicit_global_asset_job_def()
             evaluations = job.execute_in_process(instance=instance).get_asset_check_evaluations()
-            assert {e.asset_key: e.passed for e in evaluations} == dict.fromkeys(policies, passes)
+            assert {e.asset_key: e.passed for e in evaluations} == dict.fromkeys(windows, passes)
             assert {e.severity for e in evaluations} == {dg.AssetCheckSeverity.ERROR}
 
 
 def test_marts_and_meta_choose_freshness() -> None:
     assert freshness_for("staging", {}) is None
-    assert freshness_for(MARTS_GROUP, {}) == dg.FreshnessPolicy.time_window(
-        fail_window=MARTS_FRESHNESS
-    )
-    assert freshness_for("staging", {"dagster": {"freshness_hours": 2}}) == (
-        dg.FreshnessPolicy.time_window(fail_window=datetime.timedelta(hours=2))
-    )
+    assert freshness_for(MARTS_GROUP, {}) == MARTS_FRESHNESS
+    hours = {"dagster": {"freshness_hours": 2}}
+    assert freshness_for("staging", hours) == datetime.timedelta(hours=2)
     assert freshness_for(MARTS_GROUP, {"dagster": {"freshness_hours": 0}}) is None
     with pytest.raises(ValueError, match=r"^model\.p\.m: meta\.dagster\.freshness_hours is 'soon'"):
         freshness_for("x", {"dagster": {"freshness_hours": "soon"}}, "model.p.m")

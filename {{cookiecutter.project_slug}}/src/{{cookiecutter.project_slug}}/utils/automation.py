@@ -1,4 +1,5 @@
-"""Declarative automation and freshness: which condition and policy each asset gets.
+"""Declarative automation and freshness: which condition each asset gets, how fresh
+each must be.
 
 The rule that keeps automation and schedules from running the same thing twice (docs/automation.md):
 **schedules own the clock, automation owns change.** The schedules (daily partitions with
@@ -95,23 +96,18 @@ def automation_condition_for(
         raise problem from error
 
 
-def freshness_for(
-    group: str, meta: Mapping[str, Any], unique_id: str = "?"
-) -> dg.FreshnessPolicy | None:
-    """``meta.dagster.freshness_hours`` if set (0: none), else 26 hours for the marts."""
+def freshness_for(group: str, meta: Mapping[str, Any], unique_id: str = "?") -> timedelta | None:
+    """How long a dbt asset may go without an update: ``meta.dagster.freshness_hours`` if set
+    (0: no limit), else 26 hours for the marts, else no limit."""
     hours = (meta.get("dagster") or {}).get("freshness_hours")
     if hours is None:
-        return (
-            dg.FreshnessPolicy.time_window(fail_window=MARTS_FRESHNESS)
-            if group == MARTS_GROUP
-            else None
-        )
+        return MARTS_FRESHNESS if group == MARTS_GROUP else None
     if isinstance(hours, bool) or not isinstance(hours, int | float) or hours < 0:
         raise ValueError(
             f"{unique_id}: meta.dagster.freshness_hours is {hours!r}; "
-            "allowed: a number of hours (0 for no freshness policy)"
+            "allowed: a number of hours (0 for no limit)"
         )
-    return dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=hours)) if hours else None
+    return timedelta(hours=hours) if hours else None
 
 
 PERIODS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}

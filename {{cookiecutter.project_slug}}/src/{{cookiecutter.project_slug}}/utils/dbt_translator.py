@@ -15,7 +15,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
 from .. import settings
-from .automation import automation_condition_for, freshness_for
+from .automation import automation_condition_for
 from .code_versions import MacroAwareCodeVersions
 
 # Folders under models/ that name a group; any other folder does too, these are documented.
@@ -84,10 +84,9 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
 
         replacements: dict[str, Any] = {}
         if props["resource_type"] != "source":
-            replacements["group_name"] = group = group_for(props, meta)
-            # utils/automation.py: on a code or upstream change; marts must be a day fresh.
+            replacements["group_name"] = group_for(props, meta)
+            # utils/automation.py: rebuilt on a code change or an off-schedule upstream update.
             replacements["automation_condition"] = automation_condition_for(props, meta)
-            replacements["freshness_policy"] = freshness_for(group, meta, unique_id)
             # Its SQL and every macro it uses (utils/code_versions.py), not its SQL alone.
             replacements["code_version"] = self._code_versions[id(manifest)].code_version(props)
             extra = dict(spec.metadata)
