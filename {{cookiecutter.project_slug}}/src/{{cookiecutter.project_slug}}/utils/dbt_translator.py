@@ -15,6 +15,8 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
 from .. import settings
+from .automation import automation_condition_for
+from .code_versions import MacroAwareCodeVersions
 
 # Folders under models/ that name a group; any other folder does too, these are documented.
 SNAPSHOT_GROUP = "snapshots"
@@ -57,6 +59,7 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
         # also asks get_asset_key alone, e.g. for test results it records as observations.
         self._keys: dict[str, dg.AssetKey] = {}
         self._default_databases: dict[int, str | None] = {}
+        self._code_versions: dict[int, MacroAwareCodeVersions] = {}
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         known = self._keys.get(str(dbt_resource_props.get("unique_id")))
@@ -74,6 +77,7 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
         props = self.get_resource_props(manifest, unique_id)
         if id(manifest) not in self._default_databases:
             self._default_databases[id(manifest)] = parse_default_database(manifest)
+            self._code_versions[id(manifest)] = MacroAwareCodeVersions(manifest)
         self._keys[unique_id] = asset_key_for(props, self._default_databases[id(manifest)])
         spec = super().get_asset_spec(manifest, unique_id, project)
         meta = props.get("meta") or props.get("config", {}).get("meta") or {}
@@ -81,6 +85,10 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
         replacements: dict[str, Any] = {}
         if props["resource_type"] != "source":
             replacements["group_name"] = group_for(props, meta)
+            # utils/automation.py: rebuilt on a code change or an off-schedule upstream update.
+            replacements["automation_condition"] = automation_condition_for(props, meta)
+            # Its SQL and every macro it uses (utils/code_versions.py), not its SQL alone.
+            replacements["code_version"] = self._code_versions[id(manifest)].code_version(props)
             extra = dict(spec.metadata)
             if self._physical_database:
                 database, schema, name = production_location(props, None)
