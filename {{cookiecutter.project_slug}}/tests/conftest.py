@@ -1,5 +1,6 @@
 """Every test starts LOCAL, offline, on a DuckDB file of its own, with a parsed dbt manifest."""
 
+import fcntl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +30,14 @@ DEPLOYMENT_VARIABLES = (
 
 @pytest.fixture(scope="session", autouse=True)
 def dbt_manifest() -> Path:
-    """The parsed dbt project: parsed here only if a dbt file changed since `make manifest`."""
-    if manifest_is_stale(dbt_project):
-        return prepare()
+    """The parsed dbt project: parsed here only if a dbt file changed since `make manifest` (by
+    one pytest-xdist worker at a time: the others wait, then find it fresh)."""
+    target = dbt_project.manifest_path.parent
+    target.mkdir(parents=True, exist_ok=True)
+    with (target / ".tests-parse.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if manifest_is_stale(dbt_project):
+            prepare()
     return dbt_project.manifest_path
 
 
