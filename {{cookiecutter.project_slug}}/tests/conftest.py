@@ -48,6 +48,9 @@ def local_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
         monkeypatch.delenv(name, raising=False)
     duckdb_path = tmp_path / "warehouse.duckdb"
     monkeypatch.setenv("LOCAL_DUCKDB_PATH", str(duckdb_path))
+    # Offline: dbt commands the tests start themselves send no usage statistics (`make test`
+    # sets this too; a bare `pytest` does not).
+    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     yield duckdb_path
 
 
