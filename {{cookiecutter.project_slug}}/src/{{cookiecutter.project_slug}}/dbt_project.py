@@ -21,6 +21,8 @@ dbt_project = DbtProject(
     project_dir=settings.DBT_PROJECT_DIR,
     profiles_dir=settings.DBT_PROJECT_DIR,
     target="local",
+    # Production's manifest, fetched by branch deploys (utils.dbt_state, docs/branch-deployments.md).
+    state_path="state",
 )
 dbt_project.prepare_if_dev()
 
