@@ -71,4 +71,9 @@ def test_slim_job_materializes_exactly_the_changed_model_and_its_children(
     materialized_models = {
         event.asset_key.path[-1] for event in result.get_asset_materialization_events()
     }
-    assert materialized_models == {"stg_comments", "int_comments", "story_rankings", "author_activity"}
+    assert materialized_models == {
+        "stg_comments",
+        "int_comments",
+        "story_rankings",
+        "author_activity",
+    }

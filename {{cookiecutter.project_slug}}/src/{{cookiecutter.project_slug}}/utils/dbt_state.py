@@ -91,9 +91,7 @@ def relation_database(manifest: Mapping[str, Any]) -> str:
 
 def source_tables(manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(schema, table) of every source in the manifest, sorted."""
-    return sorted(
-        {(str(s["schema"]), str(s["identifier"])) for s in manifest["sources"].values()}
-    )
+    return sorted({(str(s["schema"]), str(s["identifier"])) for s in manifest["sources"].values()})
 
 
 def quote(name: str) -> str:
