@@ -42,6 +42,7 @@ SUPPORTED_COMBINATIONS: list[dict[str, str]] = [
         "blue_green_publishing": "no",
         "platform_health": "yes",
         "bi_tool": "mode",
+        "reclone_on_every_push": "yes",
     },
     {
         "ci_provider": "gitlab",
@@ -49,6 +50,7 @@ SUPPORTED_COMBINATIONS: list[dict[str, str]] = [
         "blue_green_publishing": "no",
         "platform_health": "no",
         "bi_tool": "none",
+        "reclone_on_every_push": "yes",
     },
     {
         "ci_provider": "gitlab",
