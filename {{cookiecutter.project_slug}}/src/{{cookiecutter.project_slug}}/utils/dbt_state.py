@@ -235,6 +235,7 @@ def package_name() -> str:
 def build_base(base: Path, warehouse: Path) -> Path:
     """Materialize everything of the checkout ``base`` (``make run``'s pipeline, its own code
     first on the path) into ``warehouse``; returns its manifest (production state)."""
+    base = base.resolve()  # PYTHONPATH must name the base's code whatever the working directory
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(base / "src"), os.environ.get("PYTHONPATH", "")]),
@@ -245,7 +246,10 @@ def build_base(base: Path, warehouse: Path) -> Path:
         subprocess.run(
             [sys.executable, "-m", f"{package_name()}.{module}"], cwd=base, env=env, check=True
         )
-    return base / "dbt_project" / "target" / "manifest.json"
+    manifest = base / "dbt_project" / "target" / "manifest.json"
+    if not manifest.is_file():
+        raise FileNotFoundError(f"building {base} left no manifest at {manifest}")
+    return manifest
 
 
 def ci(base: Path | None, workdir: Path) -> int:
@@ -279,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_ci.add_argument("--workdir", type=Path, default=Path("data/ci-slim"))
     args = parser.parse_args(argv)
     try:
-        return ci(args.base, args.workdir.resolve())
+        return ci(args.base.resolve() if args.base else None, args.workdir.resolve())
     except (MissingProductionStateError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
