@@ -353,7 +353,9 @@ def _handler(standin: DagsterPlusStandIn) -> type[BaseHTTPRequestHandler]:
             message = BytesParser(policy=email.policy.HTTP).parsebytes(
                 f"Content-Type: {content_type}\r\n\r\n".encode() + self._body()
             )
-            parts = {part.get_param("name", header="content-disposition"): part for part in message.iter_parts()}
+            parts = {
+                part.get_param("name", header="content-disposition"): part for part in message.iter_parts()
+            }
             with standin._lock:
                 key = standin._presigned.pop(handle, None)
                 if key is None or "file" not in parts or parts.get("key") is None:

@@ -418,7 +418,9 @@ def test_github_production_publishes_dbt_state_and_branch_deploys_fetch_it(
 
     # The production deploy (main): start, then publish the manifest (the build and finish are
     # test_github_hybrid_production_deploy_...'s; here only the state matters).
-    production = prepared(GitHubJob(project, standin, "push", github_event(event_name="push", repository=REPO)), "prod")
+    production = prepared(
+        GitHubJob(project, standin, "push", github_event(event_name="push", repository=REPO)), "prod"
+    )
     production.context["github"]["sha"] = head_sha
     production.env["GITHUB_SHA"] = head_sha
     for result in production.run(
@@ -450,11 +452,15 @@ def test_github_slim_build_job_fails_unless_the_run_succeeds(
     (run,) = standin.runs.values()
     assert (run.deployment, run.job) == (deployment, "dbt_slim_branch_build")
     if outcome != "SUCCESS":
-        assert one_line_error(launch).startswith(f"error: dbt_slim_branch_build run {run.run_id} ended FAILURE")
+        assert one_line_error(launch).startswith(
+            f"error: dbt_slim_branch_build run {run.run_id} ended FAILURE"
+        )
 
 
-@pytest.mark.parametrize(("action", "labels", "keep"), [("opened", [], False), ("synchronize", [], True),
-                                                        ("synchronize", ["fresh-clone"], False)])
+@pytest.mark.parametrize(
+    ("action", "labels", "keep"),
+    [("opened", [], False), ("synchronize", [], True), ("synchronize", ["fresh-clone"], False)],
+)
 def test_github_clone_job_keeps_the_clone_on_later_pushes_unless_asked(
     github_project: tuple[Path, str], standin: DagsterPlusStandIn, action: str, labels: list[str], keep: bool
 ) -> None:
