@@ -33,6 +33,7 @@ CHOICES = {
     "dagster_plus_region": ("us", "eu"),
     "python_version": SUPPORTED_PYTHON_VERSIONS,
     "blue_green_publishing": ("yes", "no"),
+    "reclone_on_every_push": ("yes", "no"),
     "platform_health": ("yes", "no"),
     "bi_tool": ("none", "superset", "mode"),
 }

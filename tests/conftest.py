@@ -51,6 +51,7 @@ SUPPORTED_COMBINATIONS: list[dict[str, str]] = [
         "blue_green_publishing": "no",
         "platform_health": "yes",
         "bi_tool": "mode",
+        "reclone_on_every_push": "yes",
     },
     {
         "ci_provider": "gitlab",
@@ -58,6 +59,7 @@ SUPPORTED_COMBINATIONS: list[dict[str, str]] = [
         "blue_green_publishing": "no",
         "platform_health": "no",
         "bi_tool": "none",
+        "reclone_on_every_push": "yes",
     },
     {
         "ci_provider": "gitlab",

@@ -20,6 +20,11 @@ commands send, with the shapes the pinned client code reads. It is modelled on t
   agent with status ``RUNNING`` and for each location's ``loadStatus`` ``LOADED``.
 - ``dagster_cloud_cli/commands/ci/checks.py``: ``dg plus deploy start`` first checks the
   connection with ``organizationSettings``.
+- ``dagster_cloud_cli/core/artifacts.py`` (used by ``dg plus integrations dbt manage-manifest``):
+  ``POST {url}/gen_artifact_post`` with ``{"key"}`` answers a presigned S3 form
+  (``{"url", "fields"}``) the CLI then ``POST``s the file to as multipart form data;
+  ``POST {url}/gen_artifact_get`` answers ``{"url"}``, which the CLI ``GET``s (S3 answers 404
+  for a key nobody uploaded).
 
 The code-host endpoints follow the providers' REST references (the same calls PyGithub's
 ``IssueComment`` and python-gitlab's ``ProjectMergeRequestNote`` make):
@@ -35,6 +40,7 @@ operation fails the tests loudly instead of passing against a guess.
 
 from __future__ import annotations
 
+import email.policy
 import itertools
 import json
 import re
@@ -43,6 +49,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -105,8 +112,12 @@ class DagsterPlusStandIn:
         self.deployed_documents: list[dict[str, Any]] = []
         # Code hosts: comments/notes per (project, number) and merge request states per iid.
         self.comments: dict[str, list[dict[str, Any]]] = {}
+        # Organization artifacts (dbt state): key -> bytes, and the keys asked for.
+        self.artifacts: dict[str, bytes] = {}
+        self.artifact_gets: list[str] = []
         self.merge_request_states: dict[str, str] = {}
         self.code_host_token = "code-host-token"
+        self._presigned: dict[str, str] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -317,8 +328,61 @@ def _handler(standin: DagsterPlusStandIn) -> type[BaseHTTPRequestHandler]:
                 status, payload = standin.code_host(method, path, json.loads(raw) if raw else {})
             self._reply(status, payload)
 
+        def _artifact_request(self, kind: str) -> None:
+            """gen_artifact_post / gen_artifact_get: presigned URLs on this server."""
+            payload = json.loads(self._body())
+            token = self.headers.get("Dagster-Cloud-Api-Token")
+            key = str(payload["key"])
+            with standin._lock:
+                standin.requests.append(Request("POST", self.path, kind, payload, token, None))
+                if token != standin.token:
+                    self._reply(401, {"message": "Unauthorized: invalid token"})
+                    return
+                handle = uuid.uuid4().hex
+                standin._presigned[handle] = key
+                if kind == "gen_artifact_get":
+                    standin.artifact_gets.append(key)
+                    self._reply(200, {"url": f"{standin.base_url}/s3/{handle}"})
+                else:
+                    self._reply(200, {"url": f"{standin.base_url}/s3/{handle}", "fields": {"key": key}})
+
+        def _s3_upload(self) -> None:
+            """The presigned form POST: multipart data whose `file` part is the artifact."""
+            handle = self.path.split("?")[0].removeprefix("/s3/")
+            content_type = self.headers.get("Content-Type", "")
+            message = BytesParser(policy=email.policy.HTTP).parsebytes(
+                f"Content-Type: {content_type}\r\n\r\n".encode() + self._body()
+            )
+            parts = {
+                part.get_param("name", header="content-disposition"): part for part in message.iter_parts()
+            }
+            with standin._lock:
+                key = standin._presigned.pop(handle, None)
+                if key is None or "file" not in parts or parts.get("key") is None:
+                    self._reply(403, {"message": "AccessDenied"})
+                    return
+                standin.artifacts[key] = parts["file"].get_payload(decode=True) or b""
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def _s3_download(self) -> None:
+            handle = self.path.split("?")[0].removeprefix("/s3/")
+            with standin._lock:
+                key = standin._presigned.pop(handle, None)
+                data = standin.artifacts.get(key) if key is not None else None
+            if data is None:
+                self._reply(404, {"Code": "NoSuchKey"})
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
         def do_GET(self) -> None:
-            if self.path.startswith(("/github/", "/gitlab/")):
+            if self.path.startswith("/s3/"):
+                self._s3_download()
+            elif self.path.startswith(("/github/", "/gitlab/")):
                 self._code_host("GET")
             else:  # cached-deps lookups: nothing is cached
                 self._reply(404, {"message": "Not Found"})
@@ -343,6 +407,12 @@ def _handler(standin: DagsterPlusStandIn) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             if self.path.startswith(("/github/", "/gitlab/")):
                 self._code_host("POST")
+                return
+            if self.path.split("?")[0] in ("/gen_artifact_post", "/gen_artifact_get"):
+                self._artifact_request(self.path.split("?")[0].strip("/"))
+                return
+            if self.path.startswith("/s3/"):
+                self._s3_upload()
                 return
             parts = self.path.split("?")[0].strip("/").split("/")
             if parts[-1] != "graphql":

@@ -63,12 +63,16 @@ def helper_call(args: list[str]) -> list[str] | None:
     return args[args.index("ci/dagster_plus.py") + 1 :] if "ci/dagster_plus.py" in args else None
 
 
-DAGSTER_PLUS_CALLS = (["dg", "plus", "deploy"], ["dagster-cloud"])
+DAGSTER_PLUS_CALLS = (["dg", "plus", "deploy"], ["dg", "plus", "integrations"], ["dagster-cloud"])
+# The pinned CLI's own command publishing (production) and fetching (branch) dbt state.
+MANAGE_MANIFEST = ["dg", "plus", "integrations", "dbt", "manage-manifest"]
 
 
 def calls_dagster_plus(script: str, agent_type: str) -> bool:
     """Whether a script talks to Dagster+ (a hybrid image build and the comment do not)."""
     for args in commands(script):
+        if args[:5] == MANAGE_MANIFEST:
+            return True
         if args[:3] == ["dg", "plus", "deploy"] and not (
             agent_type == "hybrid" and args[3] == "build-and-push"
         ):
@@ -114,9 +118,15 @@ def github_project(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
         "dagster_plus_deployment_type": deployment_type,
         "dagster_plus_region": region,
         "clone_retention_days": "9",
+        # The seed's behaviour (re-clone on every push) with the hybrid variant.
+        "reclone_on_every_push": "yes" if deployment_type == "hybrid" else "no",
     }
     project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=str(out), extra_context=context))
-    BAKED_ANSWERS[project] = {"deployment_type": deployment_type, "region": region}
+    BAKED_ANSWERS[project] = {
+        "deployment_type": deployment_type,
+        "region": region,
+        "reclone": context["reclone_on_every_push"],
+    }
     return project
 
 
@@ -222,6 +232,7 @@ def test_github_jobs_per_event(github_project: Path) -> None:
             "test",
             "deploy-branch",
             "clone-prod",
+            "slim-build",
             "comment",
         }
     assert started("pull_request", action="closed", merged=True, **pr) == {"close-branch-deployment"}
@@ -236,6 +247,7 @@ def test_github_production_deploys_only_after_the_tests_in_its_environment(githu
     assert job["needs"] == "test"
     assert job["environment"]["name"] == "production"
     assert job["concurrency"] == {"group": "dagster-plus-production", "cancel-in-progress": False}
+    assert workflows(github_project)["ci.yml"]["jobs"]["slim-build"]["needs"] == "clone-prod"
     for name in ("deploy-branch", "clone-prod", "comment"):
         needs = workflows(github_project)["ci.yml"]["jobs"][name]["needs"]
         assert ("test" in needs) if name == "deploy-branch" else ("deploy-branch" in needs)
@@ -270,6 +282,17 @@ def test_github_deploy_commands(github_project: Path) -> None:
             assert "--build-strategy" not in build
         install = next(i for i, args in enumerate(calls) if args == ["make", "install"])
         assert calls[install + 1] == ["make", "package"] and calls.index(start) > install
+        # dbt state: production publishes the manifest once deployed; a branch fetches it after
+        # `start` (the CLI reads the deploy session) and packages again before the build.
+        (manifest,) = [i for i, args in enumerate(calls) if args[:5] == MANAGE_MANIFEST]
+        assert option(calls[manifest], "--file") == "src/acme_data/dbt_project.py"
+        assert option(calls[manifest], "--source-deployment") == "$DAGSTER_CLOUD_DEPLOYMENT"
+        if kind == "full":
+            assert manifest == len(calls) - 1 and calls[manifest - 1] == ["dg", "plus", "deploy", "finish"]
+        else:
+            assert calls.index(start) < manifest < calls.index(build)
+            assert calls[manifest][-3:-1] == ["||", "echo"]  # none yet: a warning, not a failure
+            assert calls[manifest + 1] == ["make", "package"]
         assert ("packages" in job["permissions"]) == (agent_type == "hybrid")
         assert any("docker login" in s for s in scripts) == (agent_type == "hybrid")
         uv = next(step for step in job["steps"] if "setup-uv" in step.get("uses", ""))
@@ -290,7 +313,9 @@ def test_github_dagster_jobs_and_the_comment(github_project: Path) -> None:
         ]
 
     assert helpers("deploy-branch") == [(["branch-deployment", "--output", "$GITHUB_OUTPUT"], None)]
-    assert helpers("clone-prod") == [(["launch", "clone_prod", "--output", "$GITHUB_OUTPUT"], None)]
+    keep = [] if answers(github_project)["reclone"] == "yes" else ["--keep-clone-unless", "fresh-clone"]
+    assert helpers("clone-prod") == [(["launch", "clone_prod", "--output", "$GITHUB_OUTPUT", *keep], None)]
+    assert helpers("slim-build") == [(["launch", "dbt_slim_branch_build"], None)]
     assert helpers("close-branch-deployment") == [
         (["launch", "drop_prod_clone", "--skip-without-branch-deployment"], None),
         (["close"], "always()"),  # marked merged/closed even when the drop failed
@@ -303,7 +328,7 @@ def test_github_dagster_jobs_and_the_comment(github_project: Path) -> None:
     assert ci["jobs"]["comment"]["needs"] == ["deploy-branch", "clone-prod"]
     assert ci["jobs"]["comment"]["if"].startswith("always()")  # also after a failed clone
     # Jobs that only talk to Dagster+ install only the pinned Dagster+ CLI package.
-    for name in ("clone-prod", "close-branch-deployment"):
+    for name in ("clone-prod", "slim-build", "close-branch-deployment"):
         for step in ci["jobs"][name]["steps"]:
             for args in commands(step.get("run", "")):
                 assert args[:5] == [
@@ -322,6 +347,13 @@ def test_github_ci_runs_the_project_checks(github_project: Path) -> None:
     for command in ("make install", "make lint", "make test", "make check-defs"):
         assert command in runs
     assert any(r.startswith(".venv/bin/dbt parse") for r in runs)
+    # The slim dbt build on DuckDB, against the base commit checked out beside (pull requests).
+    base = next(s for s in ci["jobs"]["test"]["steps"] if s.get("with", {}).get("path") == ".ci-base")
+    assert base["if"] == "github.event_name == 'pull_request'"
+    assert base["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
+    slim = [args for r in runs for args in commands(r) if "acme_data.utils.dbt_state" in args]
+    assert slim == [[".venv/bin/python", "-m", "acme_data.utils.dbt_state", "ci", "--base", ".ci-base"]]
+    assert runs.index("make test") < next(i for i, r in enumerate(runs) if "dbt_state" in r)
     setup = next(s for s in ci["jobs"]["test"]["steps"] if "setup-python" in s.get("uses", ""))
     assert setup["with"]["python-version-file"] == ".python-version"
     assert not any("DAGSTER_CLOUD_API_TOKEN" in (s.get("env") or {}) for s in ci["jobs"]["test"]["steps"])
@@ -374,12 +406,14 @@ def rule_outcome(rules: list[dict[str, Any]], variables: dict[str, str]) -> str 
 
 @pytest.mark.parametrize("deployment_type", DEPLOYMENT_TYPES)
 def test_gitlab_ci_schema_and_lifecycle_wiring(cookies: Any, deployment_type: str) -> None:
+    reclone = "yes" if deployment_type == "hybrid" else "no"
     project = bake(
         cookies,
         ci_provider="gitlab",
         dagster_plus_deployment_type=deployment_type,
         dagster_plus_region="eu" if deployment_type == "hybrid" else "us",
         clone_retention_days="9",
+        reclone_on_every_push=reclone,
     )
     ci_file = project / ".gitlab-ci.yml"
     run([tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", str(ci_file)], project)
@@ -408,13 +442,16 @@ def test_gitlab_ci_schema_and_lifecycle_wiring(cookies: Any, deployment_type: st
         "test": "on_success",
         "deploy_branch": "on_success",
         "clone_prod": "on_success",
+        "slim_build": "on_success",
         "close_branch": "manual",
+        **({} if reclone == "yes" else {"fresh_clone": "manual"}),
     }
     assert pipeline(fork) == {"test": "on_success"}  # deploy jobs skipped, not failed
 
     # Deploys only after the tests; clone after the deploy; stop job of the environment.
     assert jobs["deploy_production"]["needs"] == ["test"] and jobs["deploy_branch"]["needs"] == ["test"]
     assert jobs["clone_prod"]["needs"] == ["deploy_branch"]
+    assert jobs["slim_build"]["needs"] == ["clone_prod"]
     assert jobs["deploy_production"]["environment"]["name"] == "production"
     branch_env = jobs["deploy_branch"]["environment"]
     assert branch_env == {
@@ -451,13 +488,27 @@ def test_gitlab_ci_schema_and_lifecycle_wiring(cookies: Any, deployment_type: st
             ("python-executable", "local") if deployment_type == "serverless" else (None, None)
         )
         assert ("services" in jobs[name]) == (deployment_type == "hybrid")
+        (manifest,) = [i for i, args in enumerate(calls) if args[:5] == MANAGE_MANIFEST]
+        assert option(calls[manifest], "--file") == "src/acme_data/dbt_project.py"
+        if kind == "full":
+            assert calls[manifest - 1] == ["dg", "plus", "deploy", "finish"]
+        else:  # fetched after `start`, then packaged (no secret) before the build
+            assert calls.index(start) < manifest < calls.index(build)
+            assert "package" in calls[manifest + 1] and "DAGSTER_CLOUD_API_TOKEN" in calls[manifest + 1]
 
     # The Dagster+ jobs, through ci/dagster_plus.py (fails unless the run succeeds).
     def helpers(name: str) -> list[list[str]]:
         return [h for line in flatten(jobs[name]["script"]) for a in commands(line) if (h := helper_call(a))]
 
     assert helpers("deploy_branch") == [["branch-deployment", "--output", "deploy.env"]]
-    assert helpers("clone_prod") == [["launch", "clone_prod", "--output", "clone.env"]]
+    keep = [] if reclone == "yes" else ["--keep-clone-unless", "fresh-clone"]
+    assert helpers("clone_prod") == [["launch", "clone_prod", "--output", "clone.env", *keep]]
+    assert helpers("slim_build") == [["launch", "dbt_slim_branch_build"]]
+    if reclone == "no":  # by hand: the same launch with FRESH_CLONE=1
+        assert helpers("fresh_clone") == helpers("clone_prod")
+        assert jobs["fresh_clone"]["variables"]["FRESH_CLONE"] == "1"
+    slim = [a for line in flatten(jobs["test"]["script"]) for a in commands(line) if "--base" in a]
+    assert slim == [["$VENV/bin/python", "-m", "acme_data.utils.dbt_state", "ci", "--base", ".ci-base"]]
     # The drop's failure is kept for the end (`|| status=$?` ... `exit "$status"`): closed either way.
     assert helpers("close_branch") == [
         ["launch", "drop_prod_clone", "--skip-without-branch-deployment", "||", "status=$?"],

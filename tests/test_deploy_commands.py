@@ -151,9 +151,14 @@ class GitHubJob:
         return condition(self.workflow["jobs"][job_name].get("if"), self.context)
 
     def run(
-        self, job_name: str, skip: tuple[str, ...] = (), needs: dict[str, Any] | None = None
+        self,
+        job_name: str,
+        skip: tuple[str, ...] = (),
+        needs: dict[str, Any] | None = None,
+        only: tuple[str, ...] = (),
     ) -> list[StepResult]:
-        """Every `run:` step of the job whose `if:` holds, in order; lines in ``skip`` are left out."""
+        """Every `run:` step of the job whose `if:` holds, in order; lines in ``skip`` are left out;
+        with ``only``, just the steps whose names start with one of those."""
         job = self.workflow["jobs"][job_name]
         self.context["needs"] = needs or {}
         self.context["steps"] = {}
@@ -161,6 +166,8 @@ class GitHubJob:
         status = "success"
         for step in job["steps"]:
             if "run" not in step or not condition(step.get("if"), self.context, status):
+                continue
+            if only and not step["name"].startswith(only):
                 continue
             lines = [line for line in step["run"].splitlines() if line.strip() not in skip]
             result = run_step(
@@ -367,6 +374,106 @@ INSTALLED_BY_THE_SESSION = ("make install",)
 def locked_versions(project: Path) -> dict[str, str]:
     lock = tomllib.loads((project / "uv.lock").read_text())
     return {package["name"]: package["version"] for package in lock["package"] if "version" in package}
+
+
+# --- GitHub: production dbt state and the slim branch build ----------------------------------
+
+
+def test_github_production_publishes_dbt_state_and_branch_deploys_fetch_it(
+    github_project: tuple[Path, str], standin: DagsterPlusStandIn, tmp_path: Path
+) -> None:
+    """The pinned CLI's `dg plus integrations dbt manage-manifest`, run from the workflow's own
+    steps: before any production deploy a branch gets no state (a warning, not a failure); the
+    production deploy publishes its manifest; the next branch deploy fetches exactly those
+    bytes into dbt_project/state/ and packages them for the branch deployment."""
+    project, head_sha = github_project
+    state = project / "dbt_project" / "state" / "manifest.json"
+    packaged = project / "src" / "acme_data" / "dbt_project" / "state" / "manifest.json"
+    shutil.rmtree(state.parent, ignore_errors=True)
+    branch_steps = ("Start the deploy session", "Fetch production's dbt state", "Package again")
+
+    def prepared(job: GitHubJob, statedir: str) -> GitHubJob:
+        """The session's environment stands in for the skipped install step (make install)."""
+        job.env["PATH"] = f"{venv_bin()}{os.pathsep}{job.env['PATH']}"
+        job.env["VENV"] = str(venv_bin().parent)
+        job.env["DAGSTER_BUILD_STATEDIR"] = str(tmp_path / statedir)
+        return job
+
+    def branch_deploy() -> list[StepResult]:
+        job = prepared(GitHubJob(project, standin, "pull_request", pull_request(head_sha)), "branch")
+        results = job.run("deploy-branch", only=branch_steps)
+        assert [r.name for r in results] == [
+            "Start the deploy session (creates or updates the branch deployment)",
+            "Fetch production's dbt state (the manifest production last published)",
+            "Package again, with production's state (no secret in this step)",
+        ]
+        for result in results:
+            assert result.returncode == 0, f"{result.name}:\n{result.output[-4000:]}"
+        return results
+
+    # No production deploy yet: nothing to fetch; the deploy goes on without state.
+    _, fetch, _ = branch_deploy()
+    assert "No production dbt state yet" in fetch.output
+    assert not state.exists() and not packaged.exists()
+
+    # The production deploy (main): start, then publish the manifest (the build and finish are
+    # test_github_hybrid_production_deploy_...'s; here only the state matters).
+    production = prepared(
+        GitHubJob(project, standin, "push", github_event(event_name="push", repository=REPO)), "prod"
+    )
+    production.context["github"]["sha"] = head_sha
+    production.env["GITHUB_SHA"] = head_sha
+    for result in production.run(
+        "deploy-production", only=("Start the deploy session", "Publish the deployed dbt manifest")
+    ):
+        assert result.returncode == 0, f"{result.name}:\n{result.output[-4000:]}"
+    manifest = project / "dbt_project" / "target" / "manifest.json"
+    (key,) = standin.artifacts
+    assert key == str(project / "dbt_project" / "state" / "manifest.json")  # the CLI's key: state_path
+    published = standin.artifacts[key]
+    assert published == manifest.read_bytes()
+
+    # The next branch deploy fetches it, and the package carries it.
+    branch_deploy()
+    assert state.read_bytes() == published == packaged.read_bytes()
+    assert standin.artifact_gets == [key, key]
+    assert {r.token for r in standin.requests} == {standin.token}
+
+
+@pytest.mark.parametrize("outcome", ["SUCCESS", "FAILURE"])
+def test_github_slim_build_job_fails_unless_the_run_succeeds(
+    github_project: tuple[Path, str], standin: DagsterPlusStandIn, outcome: str
+) -> None:
+    project, head_sha = github_project
+    deployment = standin.add_branch_deployment(REPO, FEATURE_BRANCH)
+    standin.run_outcomes["dbt_slim_branch_build"] = outcome
+    (launch,) = GitHubJob(project, standin, "pull_request", pull_request(head_sha)).run("slim-build")
+    assert (launch.returncode == 0) == (outcome == "SUCCESS"), launch.output
+    (run,) = standin.runs.values()
+    assert (run.deployment, run.job) == (deployment, "dbt_slim_branch_build")
+    if outcome != "SUCCESS":
+        assert one_line_error(launch).startswith(
+            f"error: dbt_slim_branch_build run {run.run_id} ended FAILURE"
+        )
+
+
+@pytest.mark.parametrize(
+    ("action", "labels", "keep"),
+    [("opened", [], False), ("synchronize", [], True), ("synchronize", ["fresh-clone"], False)],
+)
+def test_github_clone_job_keeps_the_clone_on_later_pushes_unless_asked(
+    github_project: tuple[Path, str], standin: DagsterPlusStandIn, action: str, labels: list[str], keep: bool
+) -> None:
+    """The run config clone_prod gets from the workflow's own launch, per event."""
+    project, head_sha = github_project
+    standin.add_branch_deployment(REPO, FEATURE_BRANCH)
+    event = pull_request(head_sha, action=action)
+    event["pull_request"]["labels"] = [{"name": name} for name in labels]
+    (launch,) = GitHubJob(project, standin, "pull_request", event).run("clone-prod")
+    assert launch.returncode == 0, launch.output
+    (launched,) = standin.operations("launchRun")
+    run_config = launched.variables["executionParams"]["runConfigData"]
+    assert run_config == {"ops": {"clone_production_database": {"config": {"keep_existing": keep}}}}
 
 
 def distribution_name_and_version(filename: str) -> tuple[str, str]:

@@ -105,6 +105,7 @@ BAD_ANSWERS = [
     ("clone_retention_days", "1_4", "whole number"),
     ("clone_retention_days", "-3", "whole number from 1 to 365"),
     ("blue_green_publishing", "maybe", "not one of: yes, no"),
+    ("reclone_on_every_push", "always", "not one of: yes, no"),
     ("platform_health", "sometimes", "not one of: yes, no"),
     ("bi_tool", "looker", "not one of: none, superset, mode"),
 ]

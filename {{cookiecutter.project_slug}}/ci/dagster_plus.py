@@ -8,8 +8,11 @@ environment CI sets (see docs/branch-deployments.md):
     python ci/dagster_plus.py branch-deployment [--output FILE]
         Print this pull/merge request's branch deployment and its URL; exit 1 if there is none.
     python ci/dagster_plus.py launch JOB [--skip-without-branch-deployment] [--output FILE]
+                                         [--keep-clone-unless LABEL]
         Launch JOB in the branch deployment, wait, print the run's id and URL, and exit 0 only
-        if the run succeeded.
+        if the run succeeded. With --keep-clone-unless (clone_prod only), the run keeps the pull
+        request's existing clone unless a fresh one is asked for: the pull request was just
+        opened or reopened (GitHub), carries LABEL, or FRESH_CLONE=1 is set (GitLab's manual job).
     python ci/dagster_plus.py close
         Mark the branch deployment MERGED or CLOSED (nothing to do if there is none).
     python ci/dagster_plus.py comment
@@ -184,7 +187,13 @@ def missing_branch_deployment(request: ChangeRequest) -> str:
     )
 
 
-def launch_and_wait(deployment: str, job: str, interval: float, timeout: float) -> tuple[str, str]:
+def launch_and_wait(
+    deployment: str,
+    job: str,
+    interval: float,
+    timeout: float,
+    run_config: Mapping[str, Any] | None = None,
+) -> tuple[str, str]:
     """Launch ``job`` and poll until it ends; returns (run id, final status)."""
     from dagster_cloud_cli import gql
 
@@ -193,7 +202,15 @@ def launch_and_wait(deployment: str, job: str, interval: float, timeout: float) 
     try:
         with graphql(url, deployment) as client:
             run_id = str(
-                gql.launch_run(client, location, REPOSITORY_NAME, job, {}, {}, asset_keys=None)
+                gql.launch_run(
+                    client,
+                    location,
+                    REPOSITORY_NAME,
+                    job,
+                    {},
+                    dict(run_config or {}),
+                    asset_keys=None,
+                )
             )
     except Exception as error:
         raise CiError(
@@ -387,6 +404,39 @@ def read_values(path: str | None) -> dict[str, str]:
     return values
 
 
+# --- clone lifecycle ---------------------------------------------------------------------------
+
+CLONE_OP = "clone_production_database"
+
+
+def fresh_clone_reason(label: str) -> str | None:
+    """Why this CI run asks for a fresh clone, or None to keep the existing one."""
+    if os.environ.get("FRESH_CLONE", "").strip() == "1":
+        return "FRESH_CLONE=1"
+    if provider() == "github":
+        event = json.loads(Path(require_env("GITHUB_EVENT_PATH")).read_text(encoding="utf-8"))
+        action = str(event.get("action", ""))
+        if action in ("opened", "reopened"):
+            return f"the pull request was {action}"
+        labels = {str(item.get("name")) for item in event.get("pull_request", {}).get("labels", [])}
+    else:
+        labels = {name.strip() for name in os.environ.get("CI_MERGE_REQUEST_LABELS", "").split(",")}
+    if label in labels:
+        return f"it carries the label {label!r}"
+    return None
+
+
+def clone_run_config(label: str | None) -> dict[str, Any]:
+    """clone_prod's run config: keep the existing clone unless a fresh one is asked for."""
+    if label is None:
+        return {}
+    reason = fresh_clone_reason(label)
+    print(
+        f"Fresh clone: {reason}." if reason else f"Keeping the existing clone (no {label!r} label)."
+    )
+    return {"ops": {CLONE_OP: {"config": {"keep_existing": reason is None}}}}
+
+
 # --- commands ----------------------------------------------------------------------------------
 
 
@@ -411,7 +461,8 @@ def cmd_launch(args: argparse.Namespace) -> int:
             print(f"Nothing to do for {args.job}: {missing_branch_deployment(request)}")
             return 0
         raise CiError(missing_branch_deployment(request))
-    run_id, status = launch_and_wait(deployment, args.job, args.interval, args.timeout)
+    run_config = clone_run_config(args.keep_clone_unless)
+    run_id, status = launch_and_wait(deployment, args.job, args.interval, args.timeout, run_config)
     write_outputs(
         args.output,
         {
@@ -490,6 +541,11 @@ def parser() -> argparse.ArgumentParser:
     launch = commands.add_parser("launch", help="launch a job in the branch deployment and wait")
     launch.add_argument("job")
     launch.add_argument("--skip-without-branch-deployment", action="store_true")
+    launch.add_argument(
+        "--keep-clone-unless",
+        metavar="LABEL",
+        help="clone_prod: keep the existing clone unless opened/reopened, LABEL or FRESH_CLONE=1",
+    )
     launch.add_argument("--output", help="append KEY=value lines to this file")
     launch.add_argument(
         "--interval", type=float, default=float(os.environ.get("DAGSTER_PLUS_POLL_SECONDS", "15"))

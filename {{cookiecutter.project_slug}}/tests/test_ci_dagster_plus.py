@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -135,3 +136,48 @@ def test_script_runs_on_its_own(no_ci: None, tmp_path: Path) -> None:
     ).stdout
     for command in ("branch-deployment", "launch", "close", "comment"):
         assert command in help_text
+
+
+@pytest.mark.parametrize(
+    ("action", "labels", "keep"),
+    [
+        ("opened", [], False),
+        ("reopened", [], False),
+        ("synchronize", [], True),
+        ("synchronize", ["docs", "fresh-clone"], False),
+    ],
+)
+def test_github_clone_lifecycle_keeps_the_clone_on_later_pushes(
+    ci: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    action: str,
+    labels: list[str],
+    keep: bool,
+) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(
+        json.dumps({"action": action, "pull_request": {"labels": [{"name": n} for n in labels]}})
+    )
+    monkeypatch.delenv("FRESH_CLONE", raising=False)
+    monkeypatch.setenv("GITHUB_ACTION", "run")
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    config = ci.clone_run_config("fresh-clone")
+    assert config == {"ops": {"clone_production_database": {"config": {"keep_existing": keep}}}}
+    # Without the option (reclone_on_every_push), clone_prod always re-clones.
+    assert ci.clone_run_config(None) == {}
+
+
+@pytest.mark.parametrize(
+    ("labels", "fresh", "keep"),
+    [("", "", True), ("docs,fresh-clone", "", False), ("docs", "1", False)],
+)
+def test_gitlab_clone_lifecycle_follows_the_label_and_the_manual_job(
+    ci: ModuleType, monkeypatch: pytest.MonkeyPatch, labels: str, fresh: str, keep: bool
+) -> None:
+    monkeypatch.delenv("GITHUB_ACTION", raising=False)
+    monkeypatch.setenv("GITLAB_CI", "true")
+    monkeypatch.setenv("CI_MERGE_REQUEST_LABELS", labels)
+    monkeypatch.setenv("FRESH_CLONE", fresh)
+    config = ci.clone_run_config("fresh-clone")
+    assert config["ops"]["clone_production_database"]["config"]["keep_existing"] is keep

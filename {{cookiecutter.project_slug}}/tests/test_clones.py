@@ -802,3 +802,33 @@ def test_snowflake_sweeper_drops_what_it_can_then_fails_naming_the_rest(
     assert f"Dropped: {clone_name(4)}" in message
     assert clone_name(4) not in fake_snowflake.databases()
     assert clone_name(1) in fake_snowflake.databases()
+
+
+def test_clone_prod_keep_existing_keeps_the_clone_and_what_the_branch_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Later pushes keep the clone (keep_existing); a fresh clone replaces it; a database of
+    that name clone_prod did not make is refused, never replaced."""
+    warehouse = tmp_path / "local.duckdb"
+    monkeypatch.setenv("LOCAL_DUCKDB_PATH", str(warehouse))
+    monkeypatch.setenv("DAGSTER_CLOUD_PULL_REQUEST_ID", "41")
+    clone = warehouse.parent / f"{clone_name(41)}.duckdb"
+    make_warehouse(warehouse, rows=3)
+
+    # No clone yet: keep_existing clones.
+    assert run_job("clone_prod", "clone_production_database", keep_existing=True, **OPT_IN).success
+    assert count_stories(clone) == 3
+    # The branch builds into its clone; production moves on.
+    make_warehouse(clone, rows=7)
+    make_warehouse(warehouse, rows=5)
+    assert run_job("clone_prod", "clone_production_database", keep_existing=True, **OPT_IN).success
+    assert count_stories(clone) == 7
+    # Asked for a fresh one: production's rows again.
+    assert run_job("clone_prod", "clone_production_database", **OPT_IN).success
+    assert count_stories(clone) == 5
+    # Not clone_prod's (no marker): kept as it is, and the run fails saying why.
+    clone.unlink()
+    make_warehouse(clone, rows=9)
+    result = run_job("clone_prod", "clone_production_database", keep_existing=True, **OPT_IN)
+    assert "was not created by this project's clone_prod" in failure_message(result)
+    assert count_stories(clone) == 9

@@ -20,9 +20,9 @@ from dagster_dbt import DagsterDbtProjectPreparer, DbtProject
 from {{ cookiecutter.project_slug }} import settings
 from {{ cookiecutter.project_slug }}.resources import ProjectDbtCliResource, dbt_executable
 
-# What a run or a parse leaves in the dbt project: never a source of the manifest, never part of
-# a build (the manifest is copied on its own).
-GENERATED_FOLDERS = ("target", "logs", "dbt_packages")
+# What a run, a parse or a fetch of production's state leaves in the dbt project: never a source
+# of the manifest. The state goes into a build; the rest never does (the manifest is copied alone).
+GENERATED_FOLDERS = ("target", "logs", "dbt_packages", "state")
 LOCAL_ARTIFACTS = ("target", "logs", ".user.yml", "*.duckdb", "*.duckdb.wal", "__pycache__")
 # The files dbt reads to build its manifest (the Makefile's `manifest` target lists the same).
 SOURCE_SUFFIXES = (".sql", ".yml", ".yaml", ".csv", ".md")
@@ -76,6 +76,8 @@ dbt_project = DbtProject(
     project_dir=settings.DBT_PROJECT_DIR,
     profiles_dir=settings.DBT_PROJECT_DIR,
     target="local",
+    # Production's manifest, fetched by branch deploys (utils.dbt_state, docs/branch-deployments.md).
+    state_path="state",
 )
 PREPARER = ProjectPreparer()
 PREPARER.prepare_if_dev(dbt_project)

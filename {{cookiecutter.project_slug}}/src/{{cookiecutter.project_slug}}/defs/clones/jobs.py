@@ -25,6 +25,7 @@ from ...utils.clones import (
     plan_for_this_deployment,
     plan_sweep,
     pull_request_for_this_deployment,
+    verify_origin,
 )
 from ...utils.environment import Environment, clone_pull_request_id, get_environment
 from ...utils.identifiers import validate_identifier
@@ -44,6 +45,13 @@ class CloneJobConfig(dg.Config):
     allow_outside_branch_deployment: bool = False
     """Let a developer run the job outside a branch deployment (with DAGSTER_CLOUD_PULL_REQUEST_ID
     set); production always refuses."""
+
+
+class CloneProdConfig(CloneJobConfig):
+    keep_existing: bool = False
+    """Keep the pull request's clone if it exists (and clone_prod made it: name and marker),
+    so what the branch built survives the push; clone only when there is none. CI sets it on
+    later pushes unless the team asks for a fresh clone (docs/branch-deployments.md)."""
 
 
 class SweeperConfig(dg.Config):
@@ -70,11 +78,19 @@ def catalog_for(warehouse: object) -> CloneCatalog:
 
 @dg.op(out=dg.Out(io_manager_key=RESULTS_IO_MANAGER))
 def clone_production_database(
-    context: dg.OpExecutionContext, config: CloneJobConfig, warehouse: dg.ConfigurableResource[Any]
+    context: dg.OpExecutionContext, config: CloneProdConfig, warehouse: dg.ConfigurableResource[Any]
 ) -> str:
-    """Replace the pull request's clone with a fresh, marked clone of production."""
+    """Replace the pull request's clone with a fresh, marked clone of production (or, with
+    ``keep_existing``, keep the verified clone there is)."""
     plan = plan_for_this_deployment(config.allow_outside_branch_deployment)
-    catalog_for(warehouse).clone(plan)
+    catalog = catalog_for(warehouse)
+    if config.keep_existing:
+        existing = catalog.describe(plan.clone)
+        if existing is not None:
+            verify_origin(existing, plan.production)  # a database clone_prod did not make: refuse
+            context.log.info(f"Kept {plan.clone} (clone_prod's); no fresh clone asked for")
+            return plan.clone
+    catalog.clone(plan)
     context.log.info(f"Cloned {plan.production} into {plan.clone} (marked as clone_prod's)")
     return plan.clone
 
