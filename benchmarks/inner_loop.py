@@ -377,6 +377,12 @@ def alternate(repeats: int, ours: Callable[[], float], scaffold: Callable[[], fl
     return statistics.median(mine), statistics.median(theirs)
 
 
+def pytest_summary(output: str) -> str:
+    """pytest's last line ("338 passed in 91.50s"), or "?"."""
+    lines = [line.strip("= ") for line in output.splitlines() if re.search(r"\d+ passed", line)]
+    return lines[-1] if lines else "?"
+
+
 def verdict(ratio: float, limit: float) -> str:
     return "meets" if ratio <= limit else "MISSES"
 
@@ -486,9 +492,8 @@ def main() -> int:
     results["dev"] = {"ours_s": mine, "scaffold_s": theirs}
 
     test_seconds, _, output = measure(["make", "test"], project, ours_env)
-    summary = [line for line in output.splitlines() if re.search(r"\d+ passed", line)]
     print(
-        f"generated make test: {test_seconds:.0f} s ({summary[-1].strip('= ') if summary else '?'}; "
+        f"generated make test: {test_seconds:.0f} s ({pytest_summary(output)}; "
         f"{verdict(test_seconds, 120)} 120 s)",
         flush=True,
     )
@@ -518,9 +523,8 @@ def main() -> int:
         seconds, _, output = measure(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], TEMPLATE_DIR, dict(os.environ)
         )
-        summary = [line for line in output.splitlines() if re.search(r"\d+ passed", line)]
         print(
-            f"template make test: {seconds / 60:.1f} min ({summary[-1].strip('= ') if summary else '?'}; "
+            f"template make test: {seconds / 60:.1f} min ({pytest_summary(output)}; "
             f"{verdict(seconds, 600)} 10 min)",
             flush=True,
         )

@@ -57,7 +57,8 @@ def write_dbt_project(root: Path, models: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         parent = f"select id from {{{{ ref('m_{i // 2}') }}}}" if i else "select 1 as id"
         # Every other model calls a macro at the top of a chain (and a dbt built-in).
-        uses = f", {{{{ chain_{MACRO_LEVELS - 1}_{i % MACROS_PER_LEVEL}('id') }}}} as derived" if i % 2 else ""
+        top = f"chain_{MACRO_LEVELS - 1}_{i % MACROS_PER_LEVEL}"
+        uses = f", {{{{ {top}('id') }}}} as derived" if i % 2 else ""
         path.write_text(parent.replace("select id", f"select id{uses}", 1) + "\n")
         entry: dict[str, object] = {
             "name": f"m_{i}",
@@ -81,10 +82,12 @@ def write_macros(root: Path) -> None:
     lines = []
     for k in range(MACROS_PER_LEVEL):
         lines += [
-            f"{{% macro chain_0_{k}(column) %}}{{{{ return(adapter.dispatch('base_{k}')(column)) }}}}{{% endmacro %}}",
+            f"{{% macro chain_0_{k}(column) %}}"
+            f"{{{{ return(adapter.dispatch('base_{k}')(column)) }}}}{{% endmacro %}}",
             f"{{% macro default__base_{k}(column) %}}{{{{ column }}}} + {k}{{% endmacro %}}",
             f"{{% macro duckdb__base_{k}(column) %}}"
-            f"datediff('day', {{{{ dbt.dateadd('day', {k}, 'current_date') }}}}, current_date) + {{{{ column }}}}"
+            f"datediff('day', {{{{ dbt.dateadd('day', {k}, 'current_date') }}}}, current_date)"
+            " + {{ column }}"
             "{% endmacro %}",
         ]
     for level in range(1, MACRO_LEVELS):

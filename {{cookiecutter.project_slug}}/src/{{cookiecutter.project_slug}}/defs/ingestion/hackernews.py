@@ -8,6 +8,7 @@ find data, whatever the date.
 
 import json
 import time
+from collections.abc import Callable
 from importlib import resources
 from typing import Literal
 
@@ -63,6 +64,17 @@ def fetch_api_items(max_items: int, session: requests.Session) -> list[dict[str,
     return items
 
 
+def ingestion_asset(function: Callable[..., pd.DataFrame]) -> dg.AssetsDefinition:
+    """An ingestion asset: its place, its code version and its automation condition."""
+    return dg.asset(
+        key_prefix=KEY_PREFIX,
+        group_name="hackernews",
+        kinds={"python"},
+        code_version=CODE_VERSION,
+        automation_condition=on_change(),
+    )(function)
+
+
 def items_frame(items: list[dict[str, object]]) -> pd.DataFrame:
     frame = pd.DataFrame(items).rename(columns=RENAMED).reindex(columns=COLUMNS)
     frame["posted_at"] = pd.to_datetime(frame["posted_at"], unit="s", utc=True).dt.tz_localize(None)
@@ -73,13 +85,7 @@ def items_frame(items: list[dict[str, object]]) -> pd.DataFrame:
     return frame.sort_values("id", ignore_index=True)
 
 
-@dg.asset(
-    key_prefix=KEY_PREFIX,
-    group_name="hackernews",
-    kinds={"python"},
-    code_version=CODE_VERSION,
-    automation_condition=on_change(),
-)
+@ingestion_asset
 def items(context: dg.AssetExecutionContext, config: ItemsConfig) -> pd.DataFrame:
     """Every Hacker News item (stories, comments, jobs, polls) of the window ingested."""
     if config.source == "api":
@@ -96,13 +102,7 @@ def _of_type(frame: pd.DataFrame, item_type: str) -> pd.DataFrame:
     return frame[frame["type"] == item_type].reset_index(drop=True)
 
 
-@dg.asset(
-    key_prefix=KEY_PREFIX,
-    group_name="hackernews",
-    kinds={"python"},
-    code_version=CODE_VERSION,
-    automation_condition=on_change(),
-)
+@ingestion_asset
 def comments(context: dg.AssetExecutionContext, items: pd.DataFrame) -> pd.DataFrame:
     """Hacker News comments."""
     frame = _of_type(items, "comment")
@@ -110,13 +110,7 @@ def comments(context: dg.AssetExecutionContext, items: pd.DataFrame) -> pd.DataF
     return frame
 
 
-@dg.asset(
-    key_prefix=KEY_PREFIX,
-    group_name="hackernews",
-    kinds={"python"},
-    code_version=CODE_VERSION,
-    automation_condition=on_change(),
-)
+@ingestion_asset
 def stories(context: dg.AssetExecutionContext, items: pd.DataFrame) -> pd.DataFrame:
     """Hacker News stories."""
     frame = _of_type(items, "story")
