@@ -94,21 +94,21 @@ cookiecutter cruft cryptography cycler daff dagster dagster_cloud dagster_cloud_
 dagster_dg_cli dagster_dg_core dagster_duckdb dagster_duckdb_pandas dagster_graphql
 dagster_pipes dagster_rest_resources dagster_shared dagster_snowflake dagster_snowflake_pandas
 dagster_webserver dateutil dbt dbt_common dbt_extractor dbt_semantic_interfaces dbtlabs deepdiff
-distlib docstring_parser dotenv dsi_pydantic_shim duckdb fakesnow filelock fonttools fsspec git
-gitdb github github3 gitlab google gql graphene graphql graphql_relay grpc grpc_health h11
-httpcore httptools httpx humanfriendly identify idna importlib_metadata iniconfig isodate jaraco
-jeepney jinja2 jmespath jsonschema jsonschema_specifications jwt keyring kiwisolver leather
-librt mako markdown markdown_it markupsafe mashumaro matplotlib mdurl more_itertools
-mpl_toolkits msgpack multidict mypy mypy_extensions mypyc nacl networkx nodeenv numpy openssl
-opentelemetry orderly_set orjson packaging pandas parsedatetime pathlib_abc pathspec pex pil
-platformdirs pluggy pre_commit prompt_toolkit propcache py pyarrow pycparser pydantic
-pydantic_core pygments pylab pyparsing pytest python_discovery pytimeparse pytz questionary
-referencing requests requests_toolbelt rich rpds ruff s3transfer scipy secretstorage setuptools
-shellingham six slugify smmap snowflake snowplow_tracker sortedcontainers sqlalchemy sqlglot
-sqlglotrs sqlparse starlette structlog tabulate termcolor test text_unidecode tomli tomlkit
-toposort tqdm typer typing_extensions typing_inspection tzdata tzlocal upath uritemplate urllib3
-uvicorn uvloop validators virtualenv watchdog watchfiles wcwidth websockets wheel yaml yarl
-yaspin zipp
+distlib docstring_parser dotenv dsi_pydantic_shim duckdb execnet fakesnow filelock fonttools
+fsspec git gitdb github github3 gitlab google gql graphene graphql graphql_relay grpc
+grpc_health h11 httpcore httptools httpx humanfriendly identify idna importlib_metadata
+iniconfig isodate jaraco jeepney jinja2 jmespath jsonschema jsonschema_specifications jwt
+keyring kiwisolver leather librt mako markdown markdown_it markupsafe mashumaro matplotlib mdurl
+more_itertools mpl_toolkits msgpack multidict mypy mypy_extensions mypyc nacl networkx nodeenv
+numpy openssl opentelemetry orderly_set orjson packaging pandas parsedatetime pathlib_abc
+pathspec pex pil platformdirs pluggy pre_commit prompt_toolkit propcache py pyarrow pycparser
+pydantic pydantic_core pygments pylab pyparsing pytest python_discovery pytimeparse pytz
+questionary referencing requests requests_toolbelt rich rpds ruff s3transfer scipy secretstorage
+setuptools shellingham six slugify smmap snowflake snowplow_tracker sortedcontainers sqlalchemy
+sqlglot sqlglotrs sqlparse starlette structlog tabulate termcolor test text_unidecode tomli
+tomlkit toposort tqdm typer typing_extensions typing_inspection tzdata tzlocal upath uritemplate
+urllib3 uvicorn uvloop validators virtualenv watchdog watchfiles wcwidth websockets wheel xdist
+yaml yarl yaspin zipp
 """
 )
 

@@ -74,10 +74,12 @@ def test_dg_lists_every_asset(project: Path) -> None:
         }.items()
         for name in names
     }
-    # Locally the clone jobs are there to try; the production-only sweeper schedule is not.
+    # Locally the clone jobs and the slim branch build are there to try (production has no slim
+    # build); the production-only sweeper schedule is not.
     assert {job["name"] for job in listed["jobs"]} == {
         "clone_prod",
         "drop_prod_clone",
+        "dbt_slim_branch_build",
         "daily_partitioned_job",
         "dbt_hourly_tests_job",
         "dbt_models_job",

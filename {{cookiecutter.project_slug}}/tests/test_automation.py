@@ -59,14 +59,24 @@ def keys_of(graph: Any) -> list[dg.AssetKey]:
     return sorted(graph.materializable_asset_keys, key=lambda key: key.to_user_string())
 
 
+def automated(graph: Any, key: dg.AssetKey) -> bool:
+    """Whether automation governs ``key`` (platform health, say, runs on its weekly schedule)."""
+    node = graph.get(key)
+    return bool(node.is_materializable and node.automation_condition is not None)
+
+
 def descendants(graph: Any, key: dg.AssetKey) -> set[dg.AssetKey]:
+    """The assets automation governs downstream of ``key``, through any asset."""
     found: set[dg.AssetKey] = set()
+    seen: set[dg.AssetKey] = set()
     stack = [key]
     while stack:
         for child in graph.get(stack.pop()).child_keys:
-            if child not in found and graph.get(child).is_materializable:
-                found.add(child)
+            if child not in seen:
+                seen.add(child)
                 stack.append(child)
+                if automated(graph, child):
+                    found.add(child)
     return found
 
 
@@ -142,8 +152,8 @@ def each_once(
 
 
 def most_downstream(graph: Any) -> dg.AssetKey:
-    """The asset with the most descendants (any asset when none has one)."""
-    keys = keys_of(graph)
+    """The automated asset with the most automated descendants (any one when none has one)."""
+    keys = [key for key in keys_of(graph) if automated(graph, key)]
     assert keys
     return max(keys, key=lambda key: len(descendants(graph, key)))
 
