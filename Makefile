@@ -21,9 +21,10 @@ demo: $(BIN)/.installed  ## Bake the default project into build/demo, install it
 test: $(BIN)/.installed  ## Run every template test (bakes, hooks, CI files, cruft, generated suites)
 	$(BIN)/python -m pytest
 
-benchmarks: $(BIN)/.installed  ## Bake time and translator cost (figures for docs/benchmarks.md)
+benchmarks: $(BIN)/.installed  ## Bake time, translator cost, the inner loop against Dagster's scaffold (docs/benchmarks.md)
 	$(BIN)/python benchmarks/bake_time.py
 	$(BIN)/python benchmarks/translator_overhead.py
+	$(BIN)/python benchmarks/inner_loop.py
 
 lock: $(BIN)/.installed  ## Re-resolve the generated project's uv.lock after changing its dependencies
 	$(BIN)/python scripts/lock_generated.py
