@@ -403,7 +403,10 @@ def main() -> int:
         project = bake_default(WORK_DIR / "generated")
         python = install(project)
     ours_env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "DAGSTER_HOME")}
-    ours_validate_env = {**ours_env, "PATH": f"{project / '.venv' / 'bin'}{os.pathsep}{ours_env['PATH']}"}
+    # Both CLIs run the way the scaffold's do: its venv first on PATH and its own Dagster instance
+    # (the one `make` exports). Without DAGSTER_HOME, Dagster builds a throwaway in-memory
+    # instance per command, about 10% of a `dagster definitions validate`.
+    ours_validate_env = venv_env(project / ".venv", project / ".dagster_home")
     ours = list_defs(project, ours_validate_env)
     our_assets, our_checks = len(ours["assets"]), len(ours["asset_checks"])
     if args.reuse and (WORK_DIR / SCAFFOLD / ".venv").exists():

@@ -12,9 +12,15 @@ model calling a macro four levels deep: 40 project macros, a dispatched one and 
 under each) parsed by dbt. The project's translator also hashes those macros into each model's
 code version (utils/code_versions.py).
 
+Every timing is a fresh process (as a code server starts): it reads the parsed manifest (not
+timed), then builds the definitions with one translator. Fresh processes alternate between the
+two translators; medians of 5 are reported. Timing both translators over and over in one process
+instead charges whichever runs later for the garbage collector walking every earlier run's
+objects: at 10,000 models that read 1.21x for the same code that reads about 1.06x here.
+
 Usage: python benchmarks/translator_overhead.py [N ...]   (default: 2000 10000)
 It bakes the default project into build/benchmark, installs it into that project's .venv,
-then re-runs itself there. Runs are interleaved; medians of 5 are reported.
+then re-runs itself there.
 """
 
 import json
@@ -29,6 +35,7 @@ FOLDERS = ("staging", "intermediate", "marts")
 MACRO_LEVELS = 4
 MACROS_PER_LEVEL = 10
 REPEATS = 5
+TARGET = 1.10  # issue 14: at most 1.10x the default translator
 
 
 def outer(sizes: list[str]) -> None:
@@ -123,32 +130,54 @@ def build_seconds(manifest: dict[str, object], translator: object) -> tuple[floa
     return time.perf_counter() - started, len(specs)
 
 
-def inner(sizes: list[int]) -> None:
+def one_build(translator_name: str, manifest_path: str) -> None:
+    """In a fresh process: print the seconds one translator takes to build the definitions."""
     from acme_data.utils.dbt_translator import ProjectDbtTranslator  # the default bake's package
     from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
-    checks = DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_source_tests_as_checks=True)
+    manifest = json.loads(Path(manifest_path).read_text())
+    if translator_name == "default":
+        checks = DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_source_tests_as_checks=True)
+        translator: object = DagsterDbtTranslator(settings=checks)
+    else:
+        translator = ProjectDbtTranslator(physical_database="PRODUCTION_CLONE_1")
+    seconds, count = build_seconds(manifest, translator)
+    print(json.dumps({"seconds": seconds, "assets": count}))
+
+
+def timed_in_fresh_process(translator_name: str, manifest_path: Path) -> tuple[float, int]:
+    completed = subprocess.run(
+        [sys.executable, __file__, "--one", translator_name, str(manifest_path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result = json.loads(completed.stdout.splitlines()[-1])
+    return float(result["seconds"]), int(result["assets"])
+
+
+def inner(sizes: list[int]) -> None:
     for models in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             write_dbt_project(root, models)
             started = time.perf_counter()
-            manifest = parse(root)
+            parse(root)
             parsed = time.perf_counter() - started
-        default_times, project_times = [], []
-        build_seconds(manifest, DagsterDbtTranslator(settings=checks))  # warm imports and caches
-        for _ in range(REPEATS):
-            seconds, count = build_seconds(manifest, DagsterDbtTranslator(settings=checks))
-            default_times.append(seconds)
-            seconds, project_count = build_seconds(
-                manifest, ProjectDbtTranslator(physical_database="PRODUCTION_CLONE_1")
-            )
-            project_times.append(seconds)
-            assert project_count == count == models, (count, project_count, models)
+            manifest_path = root / "target" / "manifest.json"
+            timed_in_fresh_process("default", manifest_path)  # warm the file cache
+            default_times, project_times = [], []
+            for _ in range(REPEATS):
+                seconds, count = timed_in_fresh_process("default", manifest_path)
+                default_times.append(seconds)
+                seconds, project_count = timed_in_fresh_process("project", manifest_path)
+                project_times.append(seconds)
+                assert project_count == count == models, (count, project_count, models)
         default, project = statistics.median(default_times), statistics.median(project_times)
         print(
             f"{models} models (dbt parse {parsed:.0f} s): default translator {default:.2f} s, "
-            f"ProjectDbtTranslator {project:.2f} s, ratio {project / default:.3f}x",
+            f"ProjectDbtTranslator {project:.2f} s, ratio {project / default:.3f}x "
+            f"({'meets' if project / default <= TARGET else 'MISSES'} {TARGET:.2f}x)",
             flush=True,
         )
 
@@ -156,5 +185,7 @@ def inner(sizes: list[int]) -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--inner"]:
         inner([int(n) for n in sys.argv[2:]])
+    elif sys.argv[1:2] == ["--one"]:
+        one_build(sys.argv[2], sys.argv[3])
     else:
         outer(sys.argv[1:] or ["2000", "10000"])

@@ -19,6 +19,7 @@ import yaml
 
 from conftest import (
     DEFAULT_CONTEXT,
+    GENERATED_COMMAND_ENV,
     GENERATED_VENV,
     GITLAB,
     assert_pytest_summary_all_passed,
@@ -552,6 +553,7 @@ def test_gitlab_test_job_runs_for_real(gitlab_ci_local: Path, gitlab_project: Pa
             f"VENV={GENERATED_VENV}",
             "--variable",
             "CI_PIPELINE_SOURCE=merge_request_event",
+            *(f"--variable={name}={value}" for name, value in GENERATED_COMMAND_ENV.items()),
             "test",
         ],
         gitlab_project,
