@@ -1,17 +1,19 @@
 """The code location loads in every environment, with no secret set, and the same asset keys."""
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster_duckdb_pandas import DuckDBPandasIOManager
 from dagster_snowflake_pandas import SnowflakePandasIOManager
 
 from {{ cookiecutter.project_slug }} import settings
 from {{ cookiecutter.project_slug }}.definitions import defs
 from {{ cookiecutter.project_slug }}.defs.dbt.common import SNAPSHOTS_POOL
 from {{ cookiecutter.project_slug }}.defs.dbt.snapshots import build_dbt_snapshots
+from {{ cookiecutter.project_slug }}.resources import DuckDBPandasIOManager
 
 PREFIX = [settings.PRODUCTION_DATABASE.lower(), settings.RAW_SCHEMA.lower()]
 
@@ -68,6 +70,21 @@ def test_definitions_validate_without_secrets(branch_environment: str) -> None:
     definitions = load()
     definitions.resolve_all_job_defs()
     assert definitions.resolve_asset_graph().get_all_asset_keys()
+
+
+def test_definitions_load_without_pandas_or_snowflake(local_environment: object) -> None:
+    """Loading the definitions on DuckDB imports neither pandas (half a second: utils/frames.py)
+    nor the Snowflake integrations (seconds); a fresh process, as `dg dev` and `make run` start."""
+    probe = (
+        "import sys\n"
+        "from {{ cookiecutter.project_slug }}.definitions import defs\n"
+        "defs().resolve_all_job_defs()\n"
+        "print(sorted(m for m in ('pandas', 'pyarrow', 'dagster_snowflake') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split("\n")[-2]
+    assert loaded == "[]"
 
 
 def test_snapshots_run_in_a_pool_of_one(tmp_path: Path) -> None:

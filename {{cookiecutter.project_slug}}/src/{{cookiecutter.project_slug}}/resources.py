@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster._core.storage.db_io_manager import DbTypeHandler
 from dagster_dbt import DbtCliResource
-from dagster_duckdb import DuckDBResource
-from dagster_duckdb_pandas import DuckDBPandasIOManager
+from dagster_duckdb import DuckDBIOManager, DuckDBResource
 from packaging import version
 
 from . import settings
@@ -86,6 +86,23 @@ class ProjectDbtCliResource(DbtCliResource):
             with contextlib.suppress(importlib.metadata.PackageNotFoundError):
                 return version.parse(importlib.metadata.version("dbt-core"))
         return super()._cli_version
+
+
+class DuckDBPandasIOManager(DuckDBIOManager):
+    """dagster-duckdb-pandas' I/O manager, with pandas imported when a run first stores or
+    loads a frame instead of when the definitions load (utils/frames.py)."""
+
+    @staticmethod
+    def type_handlers() -> Sequence[DbTypeHandler[Any]]:
+        from dagster_duckdb_pandas import DuckDBPandasTypeHandler
+
+        return [DuckDBPandasTypeHandler()]
+
+    @staticmethod
+    def default_load_type() -> type:
+        import pandas as pd
+
+        return pd.DataFrame
 
 
 def build_dbt_resource() -> ProjectDbtCliResource:

@@ -15,14 +15,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
-import pandas as pd
 
 from ..utils.dbt_translator import parse_default_database, production_location
 from .model import BIObject
 from .sql import RelationIndex, UnparsableSQLError, parse_table_name
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DBT_TOOL = "dbt"
 RELATION_TYPES = ("model", "seed", "snapshot")
@@ -243,6 +245,8 @@ def _utc_naive(value: Any) -> Any:
 
 def to_frame(platform: PlatformGraph) -> pd.DataFrame:
     """One row per node; ``upstream`` and ``unparsed_sql`` are JSON lists (timestamps in UTC)."""
+    import pandas as pd  # at run time only (utils/frames.py)
+
     unparsed: dict[str, list[dict[str, str]]] = {}
     for node, query, error in platform.unparsed:
         unparsed.setdefault(node, []).append({"query": query, "error": error})
@@ -281,6 +285,8 @@ def to_frame(platform: PlatformGraph) -> pd.DataFrame:
 
 def from_frame(frame: pd.DataFrame) -> PlatformGraph:
     """The graph :func:`to_frame` stored (timestamps come back as aware UTC datetimes)."""
+    import pandas as pd  # at run time only (utils/frames.py)
+
     platform = PlatformGraph()
     graph = platform.graph
     for row in frame.to_dict("records"):

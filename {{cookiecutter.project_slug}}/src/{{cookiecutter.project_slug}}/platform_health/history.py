@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..utils.identifiers import quote_identifier, validate_identifier
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TABLE = "model_count_history"
 COLUMNS = (
@@ -59,6 +60,8 @@ def record_counts(
 
     ``warehouse`` is ``duckdb`` (``?`` parameters) or ``snowflake`` (the connector's ``%s``).
     """
+    import pandas as pd  # at run time only (utils/frames.py)
+
     missing = set(COLUMNS[1:]) - set(counts)
     if missing:
         raise ValueError(f"history counts: missing {sorted(missing)}")

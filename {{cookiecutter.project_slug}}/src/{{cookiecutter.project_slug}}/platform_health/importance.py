@@ -9,8 +9,12 @@ the consumers depending on it. Degrees and betweenness do not depend on the dire
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import networkx as nx
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 IMPORTANCE_COLUMNS = [
     "node_id",
@@ -29,6 +33,8 @@ IMPORTANCE_COLUMNS = [
 
 def importance_frame(graph: nx.DiGraph[str]) -> pd.DataFrame:
     """One row per node, highest PageRank first (ties by node id)."""
+    import pandas as pd  # at run time only (utils/frames.py)
+
     if graph.number_of_nodes() == 0:
         return pd.DataFrame(columns=IMPORTANCE_COLUMNS)
     readers_to_read = graph.reverse(copy=False)

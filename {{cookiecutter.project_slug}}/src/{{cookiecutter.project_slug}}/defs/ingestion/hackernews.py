@@ -13,11 +13,11 @@ from importlib import resources
 from typing import Literal
 
 import dagster as dg
-import pandas as pd
 import requests
 
 from ... import settings
 from ...utils.automation import on_change
+from ...utils.frames import DataFrame
 
 KEY_PREFIX = [settings.PRODUCTION_DATABASE.lower(), settings.RAW_SCHEMA.lower()]
 HACKERNEWS_API = "https://hacker-news.firebaseio.com/v0"
@@ -64,7 +64,7 @@ def fetch_api_items(max_items: int, session: requests.Session) -> list[dict[str,
     return items
 
 
-def ingestion_asset(function: Callable[..., pd.DataFrame]) -> dg.AssetsDefinition:
+def ingestion_asset(function: Callable[..., DataFrame]) -> dg.AssetsDefinition:
     """An ingestion asset: its place, its code version and its automation condition."""
     return dg.asset(
         key_prefix=KEY_PREFIX,
@@ -75,7 +75,9 @@ def ingestion_asset(function: Callable[..., pd.DataFrame]) -> dg.AssetsDefinitio
     )(function)
 
 
-def items_frame(items: list[dict[str, object]]) -> pd.DataFrame:
+def items_frame(items: list[dict[str, object]]) -> DataFrame:
+    import pandas as pd  # at run time only (utils/frames.py)
+
     frame = pd.DataFrame(items).rename(columns=RENAMED).reindex(columns=COLUMNS)
     frame["posted_at"] = pd.to_datetime(frame["posted_at"], unit="s", utc=True).dt.tz_localize(None)
     for column in ("id", "score", "parent", "descendants"):
@@ -86,7 +88,7 @@ def items_frame(items: list[dict[str, object]]) -> pd.DataFrame:
 
 
 @ingestion_asset
-def items(context: dg.AssetExecutionContext, config: ItemsConfig) -> pd.DataFrame:
+def items(context: dg.AssetExecutionContext, config: ItemsConfig) -> DataFrame:
     """Every Hacker News item (stories, comments, jobs, polls) of the window ingested."""
     if config.source == "api":
         with requests.Session() as session:
@@ -98,12 +100,12 @@ def items(context: dg.AssetExecutionContext, config: ItemsConfig) -> pd.DataFram
     return frame
 
 
-def _of_type(frame: pd.DataFrame, item_type: str) -> pd.DataFrame:
+def _of_type(frame: DataFrame, item_type: str) -> DataFrame:
     return frame[frame["type"] == item_type].reset_index(drop=True)
 
 
 @ingestion_asset
-def comments(context: dg.AssetExecutionContext, items: pd.DataFrame) -> pd.DataFrame:
+def comments(context: dg.AssetExecutionContext, items: DataFrame) -> DataFrame:
     """Hacker News comments."""
     frame = _of_type(items, "comment")
     context.add_output_metadata({"dagster/row_count": len(frame)})
@@ -111,7 +113,7 @@ def comments(context: dg.AssetExecutionContext, items: pd.DataFrame) -> pd.DataF
 
 
 @ingestion_asset
-def stories(context: dg.AssetExecutionContext, items: pd.DataFrame) -> pd.DataFrame:
+def stories(context: dg.AssetExecutionContext, items: DataFrame) -> DataFrame:
     """Hacker News stories."""
     frame = _of_type(items, "story")
     context.add_output_metadata({"dagster/row_count": len(frame)})

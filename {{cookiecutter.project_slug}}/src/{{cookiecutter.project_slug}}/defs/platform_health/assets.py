@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from ... import settings
@@ -49,6 +48,7 @@ from ...utils.environment import (
     get_schema_for_environment,
     get_warehouse,
 )
+from ...utils.frames import DataFrame
 from .io_managers import IO_MANAGER_KEY
 from .resources import PlatformHealthResource
 
@@ -79,7 +79,7 @@ def relation_index(manifest: dict[str, Any]) -> RelationIndex:
     )
 
 
-def markdown_table(frame: pd.DataFrame, limit: int = 50) -> dg.MetadataValue:
+def markdown_table(frame: DataFrame, limit: int = 50) -> dg.MetadataValue:
     """A Markdown table of ``frame``'s first ``limit`` rows, for asset metadata."""
     if frame.empty:
         return dg.MetadataValue.md("_none_")
@@ -101,10 +101,12 @@ def markdown_table(frame: pd.DataFrame, limit: int = 50) -> dg.MetadataValue:
 )
 def platform_graph(
     context: dg.AssetExecutionContext, platform_health: PlatformHealthResource
-) -> pd.DataFrame:
+) -> DataFrame:
     """dbt nodes and BI objects in one graph: an edge wherever a query's SQL reads a dbt
     relation (parsed with sqlglot in the warehouse's dialect). One row per node, with its
     upstream nodes; queries that do not parse are recorded in ``unparsed_sql``."""
+    import pandas as pd  # at run time only (utils/frames.py)
+
     manifest = load_manifest()
     try:
         adapter, fallback = platform_health.bi_adapter()
@@ -149,7 +151,7 @@ class StaleReportsConfig(dg.Config):
 
 
 def _archive_all(
-    stale: pd.DataFrame, archive: Callable[[BIObject], str]
+    stale: DataFrame, archive: Callable[[BIObject], str]
 ) -> tuple[list[str], list[str]]:
     """Archive each stale object in turn; returns (actions, failures)."""
     actions, failures = [], []
@@ -173,10 +175,12 @@ def stale_reports(
     context: dg.AssetExecutionContext,
     config: StaleReportsConfig,
     platform_health: PlatformHealthResource,
-    platform_graph: pd.DataFrame,
-) -> pd.DataFrame:
+    platform_graph: DataFrame,
+) -> DataFrame:
     """BI reports not run in ``max_days_without_run`` days, or barely used after
     ``min_age_days``; every action taken (or that a dry run would take) is recorded."""
+    import pandas as pd  # at run time only (utils/frames.py)
+
     rules = StalenessRules(
         config.max_days_without_run, config.min_runs, config.min_views, config.min_age_days
     )
@@ -297,12 +301,14 @@ def unused_models(
     context: dg.AssetExecutionContext,
     config: UnusedModelsConfig,
     warehouse: dg.ConfigurableResource,  # type: ignore[type-arg]
-    platform_graph: pd.DataFrame,
-    stale_reports: pd.DataFrame,
-) -> pd.DataFrame:
+    platform_graph: DataFrame,
+    stale_reports: DataFrame,
+) -> DataFrame:
     """dbt models with no path to any exposure, snapshot or live BI object (``keep`` tag or
     meta keeps one), and those whose only consumers are stale reports; with their build time,
     size and (on Snowflake) the credits a month removing them would save."""
+    import pandas as pd  # at run time only (utils/frames.py)
+
     platform = from_frame(platform_graph)
     graph = platform.graph
     unused = find_unused_models(graph)
@@ -374,9 +380,7 @@ def unused_models(
     io_manager_key=IO_MANAGER_KEY,
     kinds={"python", "networkx"},
 )
-def model_importance(
-    context: dg.AssetExecutionContext, platform_graph: pd.DataFrame
-) -> pd.DataFrame:
+def model_importance(context: dg.AssetExecutionContext, platform_graph: DataFrame) -> DataFrame:
     """Degree, in/out-degree, closeness, betweenness and PageRank of every node of the platform
     graph, highest PageRank first; the chart ranks the dbt models."""
     frame = importance_frame(from_frame(platform_graph).graph)
@@ -400,9 +404,9 @@ def model_importance(
 def model_count_history(
     context: dg.AssetExecutionContext,
     warehouse: dg.ConfigurableResource,  # type: ignore[type-arg]
-    platform_graph: pd.DataFrame,
-    unused_models: pd.DataFrame,
-    stale_reports: pd.DataFrame,
+    platform_graph: DataFrame,
+    unused_models: DataFrame,
+    stale_reports: DataFrame,
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """One row per run appended to ``model_count_history`` (models, sources, exposures, BI
     objects, unused models, stale reports, unparsed queries), charted over time."""
@@ -501,7 +505,7 @@ def _read_local(path: str) -> str | None:
 def exposures_change_request(
     context: dg.AssetExecutionContext,
     platform_health: PlatformHealthResource,
-    platform_graph: pd.DataFrame,
+    platform_graph: DataFrame,
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """The dbt exposures YAML regenerated from the BI objects, proposed in a pull or merge
     request (one branch, updated in place) when the code host's token is set."""
@@ -526,7 +530,7 @@ def exposures_change_request(
 def unused_models_change_request(
     context: dg.AssetExecutionContext,
     platform_health: PlatformHealthResource,
-    unused_models: pd.DataFrame,
+    unused_models: DataFrame,
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """A pull or merge request removing the unused models (their SQL, YAML entries and singular
     tests), separate from the exposures one; nothing when every model is used."""

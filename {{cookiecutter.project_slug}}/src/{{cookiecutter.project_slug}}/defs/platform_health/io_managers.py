@@ -7,18 +7,17 @@ then inserted). These subclasses replace the table on every write, empty or not,
 columns as text even when every value is missing (DuckDB would otherwise type them NULL).
 """
 
+from __future__ import annotations
+
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandas as pd
 from dagster._core.storage.db_io_manager import DbTypeHandler, TableSlice
-from dagster_duckdb_pandas import DuckDBPandasIOManager
-from dagster_duckdb_pandas.duckdb_pandas_type_handler import DuckDBPandasTypeHandler
 
 from ... import settings
-from ...resources import snowflake_connection_config
+from ...resources import DuckDBPandasIOManager, snowflake_connection_config
 from ...utils.environment import (
     Environment,
     Warehouse,
@@ -27,13 +26,18 @@ from ...utils.environment import (
     get_schema_for_environment,
     get_warehouse,
 )
-from ...utils.identifiers import quote_identifier, validate_identifier
+from ...utils.identifiers import quote_identifier
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 IO_MANAGER_KEY = "platform_health_io_manager"
 
 
 def snowflake_column_type(dtype: Any) -> str:
     """The Snowflake type ``write_pandas`` would infer for a pandas column type."""
+    import pandas as pd
+
     if pd.api.types.is_bool_dtype(dtype):
         return "BOOLEAN"
     if pd.api.types.is_integer_dtype(dtype):
@@ -64,22 +68,13 @@ def empty_snowflake_table_sql(table_slice: TableSlice, frame: pd.DataFrame) -> s
     return f"create table {snowflake_table_name(table_slice)} ({columns})"
 
 
-class _DuckDBHandler(DuckDBPandasTypeHandler):
-    def handle_output(
-        self, context: dg.OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection: Any
-    ) -> None:
-        frame = with_text_columns(obj)  # noqa: F841 (read by DuckDB's replacement scan below)
-        schema = validate_identifier(table_slice.schema, "schema").lower()
-        table = validate_identifier(table_slice.table, "table").lower()
-        connection.execute(f'drop table if exists "{schema}"."{table}"')
-        connection.execute(f'create table "{schema}"."{table}" as select * from frame')  # noqa: S608
-        context.add_output_metadata({"dagster/row_count": len(obj)})
-
-
 class PlatformHealthDuckDBIOManager(DuckDBPandasIOManager):
     @staticmethod
     def type_handlers() -> Sequence[DbTypeHandler[Any]]:
-        return [_DuckDBHandler()]
+        # Imported only when a run writes: the handler subclasses pandas' (utils/frames.py).
+        from ...platform_health.duckdb_io_manager import ReplacingDuckDBHandler
+
+        return [ReplacingDuckDBHandler()]
 
 
 def build_io_manager() -> dg.ConfigurableIOManagerFactory[Any]:
