@@ -83,7 +83,7 @@ def test_definitions_load_without_pandas_or_snowflake(local_environment: object)
     )
     loaded = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    ).stdout.split("\n")[-2]
+    ).stdout.splitlines()[-1]
     assert loaded == "[]"
 
 

@@ -36,7 +36,7 @@ IO_MANAGER_KEY = "platform_health_io_manager"
 
 def snowflake_column_type(dtype: Any) -> str:
     """The Snowflake type ``write_pandas`` would infer for a pandas column type."""
-    import pandas as pd
+    import pandas as pd  # at run time only (utils/frames.py)
 
     if pd.api.types.is_bool_dtype(dtype):
         return "BOOLEAN"
