@@ -5,10 +5,17 @@ installed once per session into ``build/generated-venv`` (kept between local run
 dependency list is unchanged); each baked project is then installed into it editable with
 ``--no-deps``, which takes about a second.
 
-``make test`` runs the test files on two pytest-xdist workers (``--dist loadfile``: a file's
-module fixtures stay on one worker). The installed project is the one importable, so each worker
-has a venv of its own (``build/generated-venv-gw0``, ...); what they share under build/ (the
-gitlab-ci-local install) is created under a file lock.
+``make test`` runs the test files on pytest-xdist workers (``--dist loadfile``: a file's module
+fixtures stay on one worker), one more than the machine has cores: about a sixth of the suite is
+waiting (servers starting, downloads, CLIs polling), which the extra worker fills. The installed
+project is the one importable, so each worker has a venv of its own (``build/generated-venv-gw0``,
+...); what they share under build/ (the gitlab-ci-local install, a seed for mypy's cache) is
+created under a file lock.
+
+The venvs are not compiled at install: every process the suite starts writes the bytecode of what
+it imports (``PYTHONDONTWRITEBYTECODE`` is dropped below), so each module is compiled once, on
+first use, in the venvs where it is used. A generated project's ``make install`` still compiles
+its venv whole, as it does for a user.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ BUILD_DIR = TEMPLATE_DIR / "build"
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 GENERATED_VENV = BUILD_DIR / (f"generated-venv-{WORKER}" if WORKER else "generated-venv")
 GITLAB_CI_LOCAL_DIR = BUILD_DIR / "gitlab-ci-local"
+# Each module compiled once, when first imported, by whichever process of the suite imports it.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 # What every command run in a generated project gets from this suite (`run`, gitlab-ci-local):
 # - its pytest in one process: the generated default (-n auto) spends about 25% more CPU on
 #   worker start-up and per-worker fixtures, and here this suite's other worker has the other core;
@@ -43,6 +52,7 @@ GENERATED_COMMAND_ENV = {
     "PYTEST_ADDOPTS": "-n 0",
     "MYPY_CACHE_DIR": str(BUILD_DIR / f"mypy-cache-{WORKER or 'main'}"),
 }
+MYPY_CACHE_SEED = BUILD_DIR / "mypy-cache-seed"
 DEFAULT_CONTEXT: dict[str, Any] = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
 
 # Every supported combination of choice options (cookiecutter-django style ids).
@@ -170,9 +180,10 @@ def _uv() -> str:
 
 
 def uv_sync_env(venv: Path) -> dict[str, str]:
-    """Environment for ``uv sync`` into ``venv`` (compiled bytecode, as the project's Makefile)."""
+    """Environment for ``uv sync`` into ``venv``: bytecode is written on first import (see the
+    module's docstring), not compiled for all ~13,500 files at install (~28 s of CPU per venv)."""
     environment = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    return {**environment, "UV_PROJECT_ENVIRONMENT": str(venv), "UV_COMPILE_BYTECODE": "1"}
+    return {**environment, "UV_PROJECT_ENVIRONMENT": str(venv), "UV_COMPILE_BYTECODE": "0"}
 
 
 @pytest.fixture(scope="session")
@@ -238,6 +249,31 @@ def build_lock(name: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: a worker per core and one more (the module's docstring says why)."""
+    return (os.cpu_count() or 1) + 1
+
+
+@pytest.fixture
+def mypy_cache() -> Iterator[Path]:
+    """This worker's mypy cache (``MYPY_CACHE_DIR``), started from a copy of the first one any
+    worker filled. A cold run is ~45 s, nearly all of it third-party modules every bake shares;
+    mypy checks each cached module against its file's hash, so a copy made in another worker's
+    venv is reused wherever the files match (~3 s). The workers never run mypy on one shared
+    directory: concurrent runs race on its files (python/mypy#14521)."""
+    cache = Path(GENERATED_COMMAND_ENV["MYPY_CACHE_DIR"])
+    with build_lock("mypy-cache"):
+        if not cache.exists() and MYPY_CACHE_SEED.exists():
+            shutil.copytree(MYPY_CACHE_SEED, cache)  # copy2 keeps the mtimes mypy validates
+    yield cache
+    with build_lock("mypy-cache"):
+        if cache.exists() and not MYPY_CACHE_SEED.exists():
+            partial = MYPY_CACHE_SEED.with_name(f"{MYPY_CACHE_SEED.name}.partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            shutil.copytree(cache, partial)
+            partial.rename(MYPY_CACHE_SEED)
 
 
 @pytest.fixture(scope="session")

@@ -543,6 +543,7 @@ def gitlab_project(cookies: Any, installed: Any) -> Iterator[Path]:
     yield project
 
 
+@pytest.mark.usefixtures("mypy_cache")
 def test_gitlab_test_job_runs_for_real(gitlab_ci_local: Path, gitlab_project: Path) -> None:
     # The job honours VENV: it reuses the session's environment instead of installing ~1 GB.
     result = run(

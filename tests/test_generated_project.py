@@ -94,6 +94,7 @@ def test_dg_lists_every_asset(project: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("mypy_cache")
 @pytest.mark.parametrize("command", [["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]])
 def test_lint_and_types_clean(project: Path, command: list[str]) -> None:
     run(command, cwd=project)

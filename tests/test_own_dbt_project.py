@@ -219,6 +219,7 @@ def test_make_run_builds_it_and_the_ui_shows_exactly_that(own_project: Path, gen
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("mypy_cache")
 def test_the_generated_suite_and_lint_pass_on_it(own_project: Path, generated_venv: Path) -> None:
     result = run(["make", f"VENV={generated_venv}", "test"], cwd=own_project, timeout=1500)
     assert_pytest_summary_all_passed(result.stdout, at_least=60)
