@@ -6,11 +6,10 @@ dependency list is unchanged); each baked project is then installed into it edit
 ``--no-deps``, which takes about a second.
 
 ``make test`` runs the test files on pytest-xdist workers (``--dist loadfile``: a file's module
-fixtures stay on one worker), one more than the machine has cores: about a sixth of the suite is
-waiting (servers starting, downloads, CLIs polling), which the extra worker fills. The installed
-project is the one importable, so each worker has a venv of its own (``build/generated-venv-gw0``,
-...); what they share under build/ (the gitlab-ci-local install, a seed for mypy's cache) is
-created under a file lock.
+fixtures stay on one worker), the files with the long end-to-end jobs first (``LONGEST_FIRST``).
+The installed project is the one importable, so each worker has a venv of its own
+(``build/generated-venv-gw0``, ...); what they share under build/ (the gitlab-ci-local install, a
+seed for mypy's cache) is created under a file lock.
 
 The venvs are not compiled at install: every process the suite starts writes the bytecode of what
 it imports (``PYTHONDONTWRITEBYTECODE`` is dropped below), so each module is compiled once, on
@@ -53,6 +52,17 @@ GENERATED_COMMAND_ENV = {
     "MYPY_CACHE_DIR": str(BUILD_DIR / f"mypy-cache-{WORKER or 'main'}"),
 }
 MYPY_CACHE_SEED = BUILD_DIR / "mypy-cache-seed"
+# The test files holding the long end-to-end jobs, longest first (`--durations` of a full run: the
+# PEX deploy, the GitLab CI job, the GitHub project's suite, the team's own dbt project, the
+# images, the Superset server).
+LONGEST_FIRST = (
+    "test_deploy_commands.py",
+    "test_ci_files.py",
+    "test_generated_project.py",
+    "test_own_dbt_project.py",
+    "test_deploy_artifacts.py",
+    "test_platform_health_superset.py",
+)
 DEFAULT_CONTEXT: dict[str, Any] = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
 
 # Every supported combination of choice options (cookiecutter-django style ids).
@@ -251,9 +261,12 @@ def build_lock(name: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """``-n auto``: a worker per core and one more (the module's docstring says why)."""
-    return (os.cpu_count() or 1) + 1
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``LONGEST_FIRST``'s files first, each file's tests in their own order. pytest-xdist hands
+    out files in collection order (``--no-loadscope-reorder``; it would otherwise start with the
+    files of most tests), so the long ones start at once and the short ones fill in at the end."""
+    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 @pytest.fixture
