@@ -40,6 +40,8 @@ BUILD_DIR = TEMPLATE_DIR / "build"
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 GENERATED_VENV = BUILD_DIR / (f"generated-venv-{WORKER}" if WORKER else "generated-venv")
 GITLAB_CI_LOCAL_DIR = BUILD_DIR / "gitlab-ci-local"
+MYPY_CACHE = BUILD_DIR / f"mypy-cache-{WORKER or 'main'}"
+MYPY_CACHE_SEED = BUILD_DIR / "mypy-cache-seed"
 # Each module compiled once, when first imported, by whichever process of the suite imports it.
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 # What every command run in a generated project gets from this suite (`run`, gitlab-ci-local):
@@ -49,9 +51,8 @@ os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 #   bake mypy rechecks only those (it validates every cache entry against its file's hash).
 GENERATED_COMMAND_ENV = {
     "PYTEST_ADDOPTS": "-n 0",
-    "MYPY_CACHE_DIR": str(BUILD_DIR / f"mypy-cache-{WORKER or 'main'}"),
+    "MYPY_CACHE_DIR": str(MYPY_CACHE),
 }
-MYPY_CACHE_SEED = BUILD_DIR / "mypy-cache-seed"
 # The test files holding the long end-to-end jobs, longest first (`--durations` of a full run: the
 # PEX deploy, the GitLab CI job, the GitHub project's suite, the team's own dbt project, the
 # images, the Superset server).
@@ -276,16 +277,15 @@ def mypy_cache() -> Iterator[Path]:
     mypy checks each cached module against its file's hash, so a copy made in another worker's
     venv is reused wherever the files match (~3 s). The workers never run mypy on one shared
     directory: concurrent runs race on its files (python/mypy#14521)."""
-    cache = Path(GENERATED_COMMAND_ENV["MYPY_CACHE_DIR"])
     with build_lock("mypy-cache"):
-        if not cache.exists() and MYPY_CACHE_SEED.exists():
-            shutil.copytree(MYPY_CACHE_SEED, cache)  # copy2 keeps the mtimes mypy validates
-    yield cache
+        if not MYPY_CACHE.exists() and MYPY_CACHE_SEED.exists():
+            shutil.copytree(MYPY_CACHE_SEED, MYPY_CACHE)  # copy2 keeps the mtimes mypy validates
+    yield MYPY_CACHE
     with build_lock("mypy-cache"):
-        if cache.exists() and not MYPY_CACHE_SEED.exists():
+        if MYPY_CACHE.exists() and not MYPY_CACHE_SEED.exists():
             partial = MYPY_CACHE_SEED.with_name(f"{MYPY_CACHE_SEED.name}.partial")
             shutil.rmtree(partial, ignore_errors=True)
-            shutil.copytree(cache, partial)
+            shutil.copytree(MYPY_CACHE, partial)
             partial.rename(MYPY_CACHE_SEED)
 
 

@@ -493,9 +493,8 @@ def test_github_serverless_branch_deploy_builds_uploads_and_deploys_a_pex(
     assert job.runs("deploy-branch")
     job.env["PATH"] = f"{venv_bin()}{os.pathsep}{job.env['PATH']}"
     job.env["VENV"] = str(venv_bin().parent)
-    # pex keeps what it downloads in its default cache (~/.cache/pex), as uv does in ~/.cache/uv:
-    # a fresh machine downloads it once, later runs (clean clones included) reuse it.
-    job.env.pop("PEX_ROOT", None)
+    # pex keeps what it downloads in its cache (~/.cache/pex unless PEX_ROOT says otherwise), as uv
+    # does in ~/.cache/uv: a fresh machine downloads it once, later runs (clean clones too) reuse it.
 
     started = time.monotonic()
     results = job.run("deploy-branch", skip=INSTALLED_BY_THE_SESSION)
