@@ -288,6 +288,21 @@ def test_reserved_names_are_current(generated_venv: Path) -> None:
     assert refresh.stdlib_modules(sys.executable) <= pre_gen.STDLIB_MODULES
 
 
+def test_hand_over_schema_is_reserved() -> None:
+    """The clone code's hand-over schema (in production's database) is one the hook refuses."""
+    source = (TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "src" / "{{cookiecutter.project_slug}}")
+    tree = ast.parse((source / "utils" / "clones.py").read_text())
+    (value,) = [
+        node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "HAND_OVER_SCHEMA" for t in node.targets)
+        and isinstance(node.value, ast.Constant)
+    ]
+    assert value.upper() in pre_gen.PROJECT_SCHEMAS
+    assert pre_gen.validate({**DEFAULTS, "snowflake_schema": value})
+
+
 # Each full load costs a dbt parse and a definitions load (about a minute here), so one project
 # carries every stress at once: words YAML reads as booleans or null, an account YAML reads as a
 # number, lower case, '$' where Snowflake allows it and Dagster never sees it, non-ASCII text, and
@@ -352,3 +367,8 @@ def test_accepted_answers_load_their_definitions(loaded_project: tuple[Path, dic
     assert {key[0] for key in keys} == {answers["snowflake_database"].lower()}
     assert [answers["snowflake_database"].lower(), answers["snowflake_schema"].lower(), "items"] in keys
     assert {"clone_prod", "drop_prod_clone"} <= {job["name"] for job in listed["jobs"]}
+    # Every schema these definitions build is one the hook refuses for the raw tables (else
+    # refresh scripts/refresh_reserved_names.py).
+    built = refresh.schemas_from_listing(listed, answers["snowflake_schema"])
+    assert {"ANALYTICS", "ANALYTICS_BLUE", "STAGING"} <= built
+    assert built <= pre_gen.PROJECT_SCHEMAS, "run scripts/refresh_reserved_names.py"

@@ -94,6 +94,24 @@ BAD_ANSWERS = [
     ("snowflake_branch_role", "dagster", "must differ from snowflake_role"),
     ("snowflake_branch_role", "DAG STER", "Snowflake identifier"),
     ("snowflake_schema", "raw data", "Snowflake identifier"),
+    # Schemas the project builds (from its own definitions, scripts/refresh_reserved_names.py):
+    # raw tables there would be dropped by blue/green's prepare or swapped by its promotion.
+    ("snowflake_schema", "ANALYTICS_BLUE", "schema the project builds"),
+    ("snowflake_schema", "analytics", "schema the project builds"),
+    ("snowflake_schema", "Staging", "schema the project builds"),
+    ("snowflake_schema", "platform_health", "schema the project builds"),
+    ("snowflake_schema", "snapshots_blue", "schema the project builds"),
+    ("snowflake_schema", "CLONE_ADMIN", "schema the project builds"),
+    ("snowflake_schema", "information_schema", "Snowflake reserves"),
+    # Snowflake's own roles and databases: a service user must never hold them.
+    ("snowflake_branch_role", "ACCOUNTADMIN", "Snowflake system role"),
+    ("snowflake_branch_role", "sysadmin", "Snowflake system role"),
+    ("snowflake_branch_role", "SECURITYADMIN", "Snowflake system role"),
+    ("snowflake_branch_role", "PUBLIC", "Snowflake system role"),
+    ("snowflake_role", "ACCOUNTADMIN", "Snowflake system role"),
+    ("snowflake_role", "UserAdmin", "Snowflake system role"),
+    ("snowflake_database", "SNOWFLAKE", "Snowflake system database"),
+    ("snowflake_sandbox_database", "snowflake_sample_data", "Snowflake system database"),
     ("dev_window_days", "0", "whole number from 1 to 3650"),
     ("dev_window_days", "ninety", "whole number"),
     # Canonical ASCII integers only: these would not even compile in settings.py.
@@ -180,6 +198,12 @@ def output_dirs(tmp_path: Path) -> list[Path]:
         ("ci_provider", "bitbucket", "not one of: github, gitlab"),
         ("python_version", "3.10", "not one of: 3.11, 3.12, 3.13"),
         ("clone_retention_days", "014", "no leading zero"),
+        # Answers that would make the baked project destroy its own data or run as an admin.
+        ("snowflake_schema", "ANALYTICS_BLUE", "schema the project builds"),
+        ("snowflake_schema", "ANALYTICS", "schema the project builds"),
+        ("snowflake_branch_role", "ACCOUNTADMIN", "Snowflake system role"),
+        ("snowflake_role", "ACCOUNTADMIN", "Snowflake system role"),
+        ("snowflake_database", "SNOWFLAKE", "Snowflake system database"),
     ],
 )
 def test_cookiecutter_refuses_and_leaves_nothing(

@@ -44,10 +44,12 @@ from {{ cookiecutter.project_slug }}.utils.clones import (
     plan_sweep,
     require_clone_name,
     snowflake_clone_sql,
+    snowflake_clone_statements,
     snowflake_databases_sql,
     snowflake_drop_sql,
     snowflake_hand_over_sql,
     snowflake_last_queries_sql,
+    snowflake_sweeper_drop_sql,
     verify_origin,
 )
 from {{ cookiecutter.project_slug }}.utils.environment import UnsafeEnvironmentError
@@ -474,7 +476,15 @@ CLONE_STATEMENT = re.compile(
     r'CREATE OR REPLACE DATABASE "(?P<clone>[^"]+)" CLONE "(?P<source>[^"]+)" '
     r"COMMENT = '(?P<comment>[^']*)'"
 )
-DROP_STATEMENT = re.compile(r'DROP DATABASE IF EXISTS "(?P<name>[^"]+)"')
+DROP_STATEMENT = re.compile(
+    r'DROP DATABASE IF EXISTS "(?P<name>[^"]+)"'
+    # The sweeper's drop, through the administrator's procedure (docs/security.md).
+    r'|CALL "[^"]+"\."CLONE_ADMIN"\."DROP_CLONE"\('
+    r"'(?P<by_procedure>[^']+)'\)"
+)
+COMMENT_STATEMENT = re.compile(
+    r'ALTER DATABASE "(?P<name>[^"]+)" SET COMMENT = ' r"'(?P<comment>[^']*)'"
+)
 META_TABLE = "_fs_global.main.fake_database_meta"
 SHOW_DATABASES_VIEW = """
 create or replace view _fs_global._fs_information_schema._fs_show_databases as
@@ -503,17 +513,21 @@ class FakeSnowflakeAccount:
     """fakesnow (patch mode), plus what it cannot do that the clone jobs rely on.
 
     fakesnow 0.12 parses neither ``CREATE OR REPLACE DATABASE .. CLONE .. COMMENT = ..`` nor
-    ``DROP DATABASE`` nor ``CALL``, and stores no database comment or times (SHOW DATABASES and
-    INFORMATION_SCHEMA.DATABASES report NULL and 1970). So: every statement is recorded exactly
-    as Snowflake would receive it; a clone statement runs on fakesnow without its COMMENT, and
-    the comment and creation time go to a DuckDB table that fakesnow's own SHOW DATABASES and
-    DATABASES views are redefined to read; a drop detaches the database; a CALL succeeds.
+    ``DROP DATABASE`` nor ``CALL`` nor ``ALTER DATABASE .. SET COMMENT`` nor ``GRANT``, and
+    stores no database comment or times (SHOW DATABASES and INFORMATION_SCHEMA.DATABASES report
+    NULL and 1970). So: every statement is recorded exactly as Snowflake would receive it; a
+    clone statement runs on fakesnow without its COMMENT, and the comment and creation time go
+    to a DuckDB table that fakesnow's own SHOW DATABASES and DATABASES views are redefined to
+    read; SET COMMENT updates that table; a drop (or the sweeper's DROP_CLONE procedure)
+    detaches the database; the hand-over CALL and GRANT succeed, unless a test makes a statement
+    starting with one of ``failing_prefixes`` fail as Snowflake would (a half-done clone).
     Everything else (SHOW, SELECTs against INFORMATION_SCHEMA and ACCOUNT_USAGE) runs on
     fakesnow as sent.
     """
 
     sent: list[str] = field(default_factory=list)
     failing_drops: set[str] = field(default_factory=set)
+    failing_prefixes: set[str] = field(default_factory=set)
     recording: bool = True
     duck: Any = None
 
@@ -604,6 +618,10 @@ def fake_snowflake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSnowflakeAcc
         if not account.recording:
             return original(self, command, *args, **kwargs)
         account.sent.append(command)
+        if any(command.startswith(prefix) for prefix in account.failing_prefixes):
+            raise snowflake.connector.errors.ProgrammingError(
+                msg="Insufficient privileges to operate on schema 'CLONE_ADMIN'", errno=3001
+            )
         if clone := CLONE_STATEMENT.fullmatch(command):
             # fakesnow's CREATE OR REPLACE DATABASE cannot replace: detach the old one first, on
             # the fixture's connection (DuckDB will not detach a database a connection uses).
@@ -613,19 +631,25 @@ def fake_snowflake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSnowflakeAcc
             account.set_meta(clone["clone"], clone["comment"], now, now)
             return original(self, f"SELECT 'Database {clone['clone']} successfully created.'")
         if drop := DROP_STATEMENT.fullmatch(command):
-            if drop["name"] in account.failing_drops:
+            name = drop["name"] or drop["by_procedure"]
+            if name in account.failing_drops:
                 raise snowflake.connector.errors.ProgrammingError(
-                    msg=f"Insufficient privileges to operate on database '{drop['name']}'",
-                    errno=3001,
+                    msg=f"Insufficient privileges to operate on database '{name}'", errno=3001
                 )
             # Through the fixture's own DuckDB connection: DuckDB will not detach the database
             # a connection is using, which Snowflake allows.
-            account.duck.execute(f'DETACH DATABASE IF EXISTS "{drop["name"]}"')
+            account.duck.execute(f'DETACH DATABASE IF EXISTS "{name}"')
             forget = f"delete from {META_TABLE} where name = ?"  # noqa: S608
-            account.duck.execute(forget, [drop["name"]])
-            return original(self, f"SELECT '{drop['name']} successfully dropped.'")
-        if command.startswith("CALL "):
-            return original(self, "SELECT 'handed over'")
+            account.duck.execute(forget, [name])
+            return original(self, f"SELECT '{name} successfully dropped.'")
+        if comment := COMMENT_STATEMENT.fullmatch(command):
+            account.duck.execute(
+                f"update {META_TABLE} set comment = ?, last_altered = ? where name = ?",  # noqa: S608
+                [comment["comment"], datetime.now(UTC), comment["name"]],
+            )
+            return original(self, "SELECT 'Statement executed successfully.'")
+        if command.startswith(("CALL ", "GRANT ")):
+            return original(self, "SELECT 'Statement executed successfully.'")
         return original(self, command, *args, **kwargs)
 
     monkeypatch.setattr(FakeSnowflakeCursor, "execute", execute)
@@ -646,14 +670,24 @@ def test_snowflake_sql_is_exact() -> None:
     """What Snowflake receives (fakesnow parses none of these four, see the fixture)."""
     plan = ClonePlan(production=PROD, clone=clone_name(1523), pull_request="1523")
     marker = f"dagster clone_prod v1; project={PROJECT}; source={PROD}; pull_request=1523"
-    # One statement: never a moment without the clone, never an unmarked clone.
-    assert snowflake_clone_sql(plan) == (
-        f'CREATE OR REPLACE DATABASE "{clone_name(1523)}" CLONE "{PROD}" COMMENT = \'{marker}\''
-    )
-    assert snowflake_hand_over_sql(plan) == (
-        f'CALL "{PROD}"."CLONE_ADMIN"."HAND_OVER_CLONE"(\'{clone_name(1523)}\')'
-    )
+    role = settings.SNOWFLAKE_ROLE.upper()
+    # One statement clones and marks (incomplete): never a moment without the clone, never an
+    # unmarked clone; the complete marker comes last, once every step passed.
+    assert snowflake_clone_statements(plan) == [
+        f'CREATE OR REPLACE DATABASE "{clone_name(1523)}" CLONE "{PROD}" '
+        f"COMMENT = '{marker}; state=incomplete'",
+        f'CALL "{PROD}"."CLONE_ADMIN"."HAND_OVER_CLONE"(\'{clone_name(1523)}\')',
+        f'GRANT USAGE ON DATABASE "{clone_name(1523)}" TO ROLE "{role}"',
+        f"ALTER DATABASE \"{clone_name(1523)}\" SET COMMENT = '{marker}'",
+    ]
+    assert snowflake_clone_statements(plan)[:2] == [
+        snowflake_clone_sql(plan),
+        snowflake_hand_over_sql(plan),
+    ]
     assert snowflake_drop_sql(clone_name(1523)) == f'DROP DATABASE IF EXISTS "{clone_name(1523)}"'
+    assert snowflake_sweeper_drop_sql(clone_name(1523)) == (
+        f'CALL "{PROD}"."CLONE_ADMIN"."DROP_CLONE"(\'{clone_name(1523)}\')'
+    )
     assert snowflake_databases_sql() == (
         "SELECT DATABASE_NAME, COMMENT, CREATED, LAST_ALTERED "  # noqa: S608
         f'FROM "{PROD}".INFORMATION_SCHEMA.DATABASES'
@@ -675,12 +709,53 @@ def test_snowflake_clone_prod_marks_its_clone_in_one_statement(
     plan = ClonePlan(production=PROD, clone=branch_environment, pull_request="1523")
     assert fake_snowflake.ours() == [
         "SHOW DATABASES",  # is there a database of that name, and did clone_prod make it?
-        snowflake_clone_sql(plan),
-        snowflake_hand_over_sql(plan),
+        *snowflake_clone_statements(plan),
     ]
     assert fake_snowflake.databases()[branch_environment] == clone_marker(branch_environment)
     # The next push re-clones over its own marked clone.
     assert run_job("clone_prod", "clone_production_database").success
+
+
+@pytest.mark.parametrize("failing", ["CALL ", "GRANT ", "ALTER DATABASE "])
+def test_snowflake_half_done_clone_is_never_trusted_and_the_next_push_mends_it(
+    branch_environment: str, fake_snowflake: FakeSnowflakeAccount, failing: str
+) -> None:
+    """The clone is made, a later step fails (the hand-over procedure, the grant, the final
+    marker): the run fails saying so, the clone stays marked incomplete, and the next push,
+    even with keep_existing, clones again and completes every step."""
+    fake_snowflake.failing_prefixes.add(failing)
+    result = run_job("clone_prod", "clone_production_database", keep_existing=True)
+    assert not result.success
+    message = failure_message(result)
+    assert f"{branch_environment} was cloned but a later step failed" in message
+    assert "Insufficient privileges" in message
+    incomplete = clone_marker(branch_environment, complete=False)
+    assert fake_snowflake.databases()[branch_environment] == incomplete
+
+    fake_snowflake.failing_prefixes.clear()
+    fake_snowflake.sent.clear()
+    result = run_job("clone_prod", "clone_production_database", keep_existing=True)
+    assert result.success, failure_message(result)
+    plan = ClonePlan(production=PROD, clone=branch_environment, pull_request="1523")
+    assert fake_snowflake.ours() == [
+        "SHOW DATABASES",
+        "SHOW DATABASES",
+        *snowflake_clone_statements(plan),
+    ]
+    assert fake_snowflake.databases()[branch_environment] == clone_marker(branch_environment)
+    # Complete now: the next push keeps it.
+    fake_snowflake.sent.clear()
+    assert run_job("clone_prod", "clone_production_database", keep_existing=True).success
+    assert fake_snowflake.ours() == ["SHOW DATABASES"]
+
+
+def test_snowflake_half_done_clone_is_still_dropped_when_the_pull_request_closes(
+    branch_environment: str, fake_snowflake: FakeSnowflakeAccount
+) -> None:
+    fake_snowflake.failing_prefixes.add("CALL ")
+    assert not run_job("clone_prod", "clone_production_database").success
+    assert run_job("drop_prod_clone", "drop_production_clone").success
+    assert branch_environment not in fake_snowflake.databases()
 
 
 def test_snowflake_clone_prod_refuses_to_replace_what_it_did_not_make(
@@ -756,9 +831,11 @@ def test_snowflake_sweeper_drops_only_unused_clones_it_made(
     result = run_snowflake_sweeper()
     assert result.success, failure_message(result)
     assert result.output_for_node("sweep_stale_clones") == [clone_name(1), clone_name(4)]
-    assert fake_snowflake.ours("DROP") == [
-        f'DROP DATABASE IF EXISTS "{clone_name(1)}"',
-        f'DROP DATABASE IF EXISTS "{clone_name(4)}"',
+    # Production does not own the clones: it drops them through the administrator's procedure.
+    assert fake_snowflake.ours("DROP") == []
+    assert fake_snowflake.ours('CALL "') == [
+        snowflake_sweeper_drop_sql(clone_name(1)),
+        snowflake_sweeper_drop_sql(clone_name(4)),
     ]
     left = set(fake_snowflake.databases())
     assert {PROD, settings.SANDBOX_DATABASE, clone_name(2), clone_name(3), clone_name(77)} <= left

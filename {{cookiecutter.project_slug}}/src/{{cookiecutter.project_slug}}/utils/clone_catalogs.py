@@ -5,7 +5,7 @@ Both catalogs have the same four operations, each guarded the same way (``utils.
 - ``describe(name)``: the database named exactly ``name`` with its marker, or None;
 - ``databases()``: every database the sweeper may consider;
 - ``clone(plan)``: replace the pull request's clone, refusing a database of that name that
-  ``clone_prod`` did not make;
+  ``clone_prod`` did not make; the clone is marked complete only once every step passed;
 - ``drop(name)``: drop a clone only when its name and marker prove ``clone_prod`` made it.
 """
 
@@ -30,15 +30,19 @@ from .clones import (
     clone_marker,
     find_exact,
     require_clone_name,
-    snowflake_clone_sql,
+    snowflake_clone_statements,
     snowflake_databases_sql,
     snowflake_drop_sql,
-    snowflake_hand_over_sql,
     snowflake_last_queries_sql,
+    snowflake_sweeper_drop_sql,
     verify_origin,
 )
 
 DropOutcome = Literal["dropped", "missing", "in use"]
+
+
+class IncompleteCloneError(RuntimeError):
+    """clone_prod created the clone but a later step failed; the clone stays marked incomplete."""
 
 
 class CloneCatalog(Protocol):
@@ -89,6 +93,9 @@ class SnowflakeCatalog:
 
     connect: Callable[[], AbstractContextManager[Any]]
     production: str
+    # Production's sweeper does not own the clones (the branch role does): it drops them through
+    # the administrator's procedure instead of DROP DATABASE (docs/security.md).
+    drop_through_procedure: bool = False
 
     def _run(self, statements: Iterable[str]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
@@ -149,14 +156,27 @@ class SnowflakeCatalog:
         existing = self.describe(plan.clone)
         if existing is not None:
             verify_origin(existing, plan.production)
-        self._run([snowflake_clone_sql(plan), snowflake_hand_over_sql(plan)])
+        create, *later = snowflake_clone_statements(plan)
+        with self.connect() as connection:
+            cursor = connection.cursor()
+            cursor.execute(create)
+            for statement in later:
+                try:
+                    cursor.execute(statement)
+                except Exception as error:
+                    raise IncompleteCloneError(
+                        f"clone_prod: {plan.clone} was cloned but a later step failed "
+                        f"({statement}: {error}); it stays marked incomplete, so "
+                        "no push trusts it, and the next clone_prod clones it again"
+                    ) from error
 
     def drop(self, name: str, unused_since: datetime | None = None) -> DropOutcome:
         require_clone_name(name, self.production)
         refused = _check_before_drop(self.describe(name), self.production, unused_since)
         if refused:
             return refused
-        self._run([snowflake_drop_sql(name, self.production)])
+        drop = snowflake_sweeper_drop_sql if self.drop_through_procedure else snowflake_drop_sql
+        self._run([drop(name, self.production)])
         return "dropped"
 
 
@@ -285,4 +305,10 @@ class DuckDBCatalog:
         return "dropped"
 
 
-__all__ = ["CloneCatalog", "DropOutcome", "DuckDBCatalog", "SnowflakeCatalog"]
+__all__ = [
+    "CloneCatalog",
+    "DropOutcome",
+    "DuckDBCatalog",
+    "IncompleteCloneError",
+    "SnowflakeCatalog",
+]

@@ -6,7 +6,12 @@ hand-made backup, the sandbox or the local warehouse can be *called* that. So ``
 marks what it creates (a Snowflake database COMMENT written by the very statement that clones,
 a marker table inside the DuckDB copy), and nothing is replaced or dropped unless it is named
 exactly as this project names its clones (no case folding, canonical pull request numbers) AND
-carries the marker made for that exact name. Production and the sandbox are refused by name
+carries the marker made for that exact name.
+
+On Snowflake a clone takes several statements (clone, hand-over, visibility for the sweeper). The
+clone is first marked *incomplete*; only the last statement writes the complete marker. A clone
+whose later steps failed is still clone_prod's (it may be replaced or dropped) but is never
+trusted as ready: the next ``clone_prod``, ``keep_existing`` or not, clones it again. Production and the sandbox are refused by name
 before anything is even looked up. Everything here is free of Dagster and of I/O; the catalogs
 that read and write the warehouses are in ``clone_catalogs``.
 """
@@ -33,10 +38,14 @@ from .identifiers import quote_identifier, validate_identifier
 # adopts a clone that another project sharing the production database made.
 PROJECT = __name__.split(".")[0]
 MARKER_PREFIX = "dagster clone_prod v1"
-# The owner's-rights procedure, installed once by an administrator (docs/security.md), that hands
-# a fresh clone's schemas, tables and views over to the branch role.
+# Appended to the marker until every step of clone_prod has finished (see the module docstring).
+INCOMPLETE_SUFFIX = "; state=incomplete"
+# The owner's-rights procedures, installed once by an administrator (docs/security.md): one hands
+# a fresh clone's schemas, tables and views over to the branch role; the other lets production's
+# sweeper drop a clone without holding the branch role (and so its CREATE DATABASE).
 HAND_OVER_SCHEMA = "CLONE_ADMIN"
 HAND_OVER_PROCEDURE = "HAND_OVER_CLONE"
+DROP_PROCEDURE = "DROP_CLONE"
 # Where Snowflake records every query with the database it ran in (needs a grant, see docs).
 QUERY_HISTORY = "SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY"
 
@@ -64,11 +73,14 @@ class DatabaseInfo:
     last_altered: datetime | None = None
 
 
-def clone_marker(clone: str, production: str = settings.PRODUCTION_DATABASE) -> str:
+def clone_marker(
+    clone: str, production: str = settings.PRODUCTION_DATABASE, complete: bool = True
+) -> str:
     """The proof of origin ``clone_prod`` writes on ``clone``: project, source and pull request.
 
     Derived from the exact clone name, so a marked database copied or renamed under another
-    clone's name no longer matches.
+    clone's name no longer matches. ``complete=False``: the marker a clone carries until every
+    step of ``clone_prod`` has finished.
     """
     pull_request = clone_pull_request_id(clone, production)
     if pull_request is None:
@@ -77,7 +89,8 @@ def clone_marker(clone: str, production: str = settings.PRODUCTION_DATABASE) -> 
             f"({clone_name_prefix(production)}<pull request number>)"
         )
     source = validate_identifier(production, "production database")
-    return f"{MARKER_PREFIX}; project={PROJECT}; source={source}; pull_request={pull_request}"
+    marker = f"{MARKER_PREFIX}; project={PROJECT}; source={source}; pull_request={pull_request}"
+    return marker if complete else marker + INCOMPLETE_SUFFIX
 
 
 def require_clone_name(database: str, production: str = settings.PRODUCTION_DATABASE) -> str:
@@ -100,14 +113,21 @@ def require_clone_name(database: str, production: str = settings.PRODUCTION_DATA
 
 
 def verify_origin(info: DatabaseInfo, production: str = settings.PRODUCTION_DATABASE) -> None:
-    """Refuse unless ``info`` is exactly a clone name and carries the marker made for it."""
+    """Refuse unless ``info`` is exactly a clone name and carries the marker made for it
+    (complete or not: an incomplete clone is clone_prod's to replace or drop)."""
     expected = clone_marker(require_clone_name(info.name, production), production)
-    if info.comment != expected:
+    if info.comment not in (expected, clone_marker(info.name, production, complete=False)):
         raise NotAProductionCloneError(
             f"clone database: {info.name} was not created by this project's clone_prod "
             f"(its marker is {info.comment!r}, expected {expected!r}); refusing to replace or "
             "drop it"
         )
+
+
+def is_complete(info: DatabaseInfo, production: str = settings.PRODUCTION_DATABASE) -> bool:
+    """True when ``info`` is clone_prod's and every step of clone_prod finished on it."""
+    verify_origin(info, production)
+    return info.comment == clone_marker(info.name, production)
 
 
 def find_exact(databases: Iterable[DatabaseInfo], name: str) -> DatabaseInfo | None:
@@ -155,14 +175,39 @@ def _string_literal(value: str) -> str:
 
 def snowflake_clone_sql(plan: ClonePlan) -> str:
     """One statement: replace the pull request's clone with a fresh zero-copy clone of
-    production, marked by its COMMENT. There is never a moment without a clone, and never an
-    unmarked clone."""
+    production, marked (incomplete) by its COMMENT. There is never a moment without a clone, and
+    never an unmarked clone."""
     clone = quote_identifier(require_clone_name(plan.clone, plan.production))
-    marker = _string_literal(clone_marker(plan.clone, plan.production))
+    marker = _string_literal(clone_marker(plan.clone, plan.production, complete=False))
     return (
         f"CREATE OR REPLACE DATABASE {clone} CLONE {quote_identifier(plan.production)} "
         f"COMMENT = {marker}"
     )
+
+
+def snowflake_share_with_production_sql(plan: ClonePlan) -> str:
+    """Let production's role see the clone (``USAGE``), so its sweeper can list it: production
+    does not hold the branch role (docs/security.md)."""
+    clone = quote_identifier(require_clone_name(plan.clone, plan.production))
+    role = quote_identifier(settings.SNOWFLAKE_ROLE, "production role")
+    return f"GRANT USAGE ON DATABASE {clone} TO ROLE {role}"
+
+
+def snowflake_mark_complete_sql(plan: ClonePlan) -> str:
+    """The last statement of clone_prod: the complete marker, once every other step passed."""
+    clone = quote_identifier(require_clone_name(plan.clone, plan.production))
+    marker = _string_literal(clone_marker(plan.clone, plan.production))
+    return f"ALTER DATABASE {clone} SET COMMENT = {marker}"
+
+
+def snowflake_clone_statements(plan: ClonePlan) -> list[str]:
+    """Every statement of clone_prod on Snowflake, in order; only the last marks it complete."""
+    return [
+        snowflake_clone_sql(plan),
+        snowflake_hand_over_sql(plan),
+        snowflake_share_with_production_sql(plan),
+        snowflake_mark_complete_sql(plan),
+    ]
 
 
 def snowflake_hand_over_sql(plan: ClonePlan) -> str:
@@ -172,16 +217,24 @@ def snowflake_hand_over_sql(plan: ClonePlan) -> str:
     role owns only the new database. The procedure runs with its owner's rights, and only for a
     database named like a clone that the branch role owns (docs/security.md).
     """
-    procedure = ".".join(
-        quote_identifier(part) for part in (plan.production, HAND_OVER_SCHEMA, HAND_OVER_PROCEDURE)
-    )
-    clone = _string_literal(require_clone_name(plan.clone, plan.production))
-    return f"CALL {procedure}({clone})"
+    return _call_admin_procedure(HAND_OVER_PROCEDURE, plan.clone, plan.production)
+
+
+def _call_admin_procedure(procedure: str, clone: str, production: str) -> str:
+    name = ".".join(quote_identifier(part) for part in (production, HAND_OVER_SCHEMA, procedure))
+    return f"CALL {name}({_string_literal(require_clone_name(clone, production))})"
 
 
 def snowflake_drop_sql(clone: str, production: str = settings.PRODUCTION_DATABASE) -> str:
-    """Drop a clone by its exact name; callers verify its marker first (``verify_origin``)."""
+    """Drop a clone by its exact name, as its owner (the branch role); callers verify its
+    marker first (``verify_origin``)."""
     return f"DROP DATABASE IF EXISTS {quote_identifier(require_clone_name(clone, production))}"
+
+
+def snowflake_sweeper_drop_sql(clone: str, production: str = settings.PRODUCTION_DATABASE) -> str:
+    """Drop a clone from production (the sweeper): through the administrator's procedure, which
+    drops only a branch-owned database named and marked like a clone (docs/security.md)."""
+    return _call_admin_procedure(DROP_PROCEDURE, clone, production)
 
 
 SNOWFLAKE_SHOW_DATABASES_SQL = "SHOW DATABASES"
@@ -277,8 +330,10 @@ def plan_sweep(
 
 
 __all__ = [
+    "DROP_PROCEDURE",
     "HAND_OVER_PROCEDURE",
     "HAND_OVER_SCHEMA",
+    "INCOMPLETE_SUFFIX",
     "MARKER_PREFIX",
     "PROJECT",
     "QUERY_HISTORY",
@@ -290,15 +345,20 @@ __all__ = [
     "as_utc",
     "clone_marker",
     "find_exact",
+    "is_complete",
     "last_activity",
     "plan_for_this_deployment",
     "plan_sweep",
     "pull_request_for_this_deployment",
     "require_clone_name",
     "snowflake_clone_sql",
+    "snowflake_clone_statements",
     "snowflake_databases_sql",
     "snowflake_drop_sql",
     "snowflake_hand_over_sql",
     "snowflake_last_queries_sql",
+    "snowflake_mark_complete_sql",
+    "snowflake_share_with_production_sql",
+    "snowflake_sweeper_drop_sql",
     "verify_origin",
 ]

@@ -22,10 +22,10 @@ from ... import settings
 from ...utils.clone_catalogs import CloneCatalog, DuckDBCatalog, SnowflakeCatalog
 from ...utils.clones import (
     QUERY_HISTORY,
+    is_complete,
     plan_for_this_deployment,
     plan_sweep,
     pull_request_for_this_deployment,
-    verify_origin,
 )
 from ...utils.environment import Environment, clone_pull_request_id, get_environment
 from ...utils.identifiers import validate_identifier
@@ -64,7 +64,9 @@ class SweeperConfig(dg.Config):
     SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY."""
 
 
-def catalog_for(warehouse: object) -> CloneCatalog:
+def catalog_for(warehouse: object, sweeper: bool = False) -> CloneCatalog:
+    """The clone catalog of ``warehouse``; ``sweeper``: production's, which drops clones through
+    the administrator's procedure (it does not own them)."""
     production = validate_identifier(settings.PRODUCTION_DATABASE, "production database")
     if isinstance(warehouse, DuckDBResource):
         return DuckDBCatalog(warehouse=Path(warehouse.database).resolve(), production=production)
@@ -72,7 +74,11 @@ def catalog_for(warehouse: object) -> CloneCatalog:
     from dagster_snowflake import SnowflakeResource
 
     if isinstance(warehouse, SnowflakeResource):
-        return SnowflakeCatalog(connect=warehouse.get_connection, production=production)
+        return SnowflakeCatalog(
+            connect=warehouse.get_connection,
+            production=production,
+            drop_through_procedure=sweeper,
+        )
     raise TypeError(f"warehouse: {type(warehouse).__name__} is not a DuckDB or Snowflake resource")
 
 
@@ -81,15 +87,21 @@ def clone_production_database(
     context: dg.OpExecutionContext, config: CloneProdConfig, warehouse: dg.ConfigurableResource[Any]
 ) -> str:
     """Replace the pull request's clone with a fresh, marked clone of production (or, with
-    ``keep_existing``, keep the verified clone there is)."""
+    ``keep_existing``, keep the verified, complete clone there is)."""
     plan = plan_for_this_deployment(config.allow_outside_branch_deployment)
     catalog = catalog_for(warehouse)
     if config.keep_existing:
         existing = catalog.describe(plan.clone)
-        if existing is not None:
-            verify_origin(existing, plan.production)  # a database clone_prod did not make: refuse
+        # A database clone_prod did not make is refused (verify_origin raises); one it made whose
+        # later steps failed is cloned again.
+        if existing is not None and is_complete(existing, plan.production):
             context.log.info(f"Kept {plan.clone} (clone_prod's); no fresh clone asked for")
             return plan.clone
+        if existing is not None:
+            context.log.warning(
+                f"{plan.clone} is clone_prod's but incomplete (a step after cloning failed "
+                "earlier): cloning it again"
+            )
     catalog.clone(plan)
     context.log.info(f"Cloned {plan.production} into {plan.clone} (marked as clone_prod's)")
     return plan.clone
@@ -118,7 +130,7 @@ def sweep_stale_clones(
     the clone was not re-cloned meanwhile. A failed drop does not stop the others: the op drops
     what it can, then fails naming what it could not.
     """
-    catalog = catalog_for(warehouse)
+    catalog = catalog_for(warehouse, sweeper=True)
     now = datetime.now(UTC)
     databases = catalog.databases()
     candidates = [d.name for d in databases if clone_pull_request_id(d.name) is not None]
