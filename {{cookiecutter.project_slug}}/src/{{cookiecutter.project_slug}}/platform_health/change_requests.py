@@ -3,6 +3,12 @@
 One branch per proposal (``platform-health/exposures``, ``platform-health/remove-unused-models``)
 makes them idempotent: the first run opens a request, later runs push the branch only when its
 content changed and edit the open request's text only when it changed; nothing is duplicated.
+
+A branch is platform health's own only when every commit it holds beyond the base was committed
+by platform health's identity with a ``Platform-Health-Change: <branch>`` trailer
+(:mod:`.git_checkout`). Anything else, a person's branch of the same name or a person's commit on
+the bot's branch, is never pushed over: the outcome is ``skipped``, with one line saying why,
+and no request is opened or edited. So is a proposal touching a symlinked path.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from .git_checkout import GitCheckout, GitError, check_relative
+from .git_checkout import DEFAULT_AUTHOR, GitCheckout, GitError, check_relative
 
 EXPOSURES_BRANCH = "platform-health/exposures"
 REMOVAL_BRANCH = "platform-health/remove-unused-models"
@@ -75,11 +81,13 @@ class Proposal:
 
 @dataclass(frozen=True)
 class Outcome:
-    action: Literal["created", "updated", "unchanged", "nothing to propose"]
+    action: Literal["created", "updated", "unchanged", "nothing to propose", "skipped"]
     url: str | None = None
     number: int | None = None
     commit: str | None = None
     pushed: bool = False
+    # With "skipped": what was left alone and why, one line each (branch or path named).
+    skipped: tuple[str, ...] = ()
 
 
 def propose(
@@ -89,21 +97,25 @@ def propose(
     prefix = check_relative(dbt_project_path)
     repository = host.repository()
     base = repository.default_branch
-    options = {"author": author} if author else {}
     try:
         with GitCheckout(
-            repository.clone_url, base, host.git_authorization(), **options
+            repository.clone_url, base, host.git_authorization(), author or DEFAULT_AUTHOR
         ) as checkout:
             changes, notes = proposal.changes(
                 lambda path: checkout.read(f"{prefix}/{check_relative(path)}")
             )
-            commit, pushed = checkout.publish(
+            published = checkout.publish(
                 proposal.branch,
                 {f"{prefix}/{check_relative(path)}": text for path, text in changes.items()},
                 proposal.commit_message,
             )
     except GitError as error:
         raise ChangeRequestError(f"{host.request_kind} {proposal.branch}: {error}") from None
+    if published.skipped:
+        # Nothing was pushed: the request (if one is open) is not touched either, so it never
+        # describes content its branch does not hold.
+        return Outcome("skipped", skipped=published.skipped)
+    commit, pushed = published.commit, published.pushed
     body = proposal.description(notes)
     existing = host.find_open(proposal.branch, base)
     if commit is None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -124,11 +126,25 @@ GIT_IDENTITY = {
 }
 
 
-def git(*args: str, cwd: Path) -> str:
+# Someone who is not platform health: their commits must never be pushed over.
+PERSON = ("Jane Doe", "jane@example.com")
+
+
+def git(*args: str, cwd: Path, identity: tuple[str, str] | None = None) -> str:
+    who = (
+        {
+            "GIT_AUTHOR_NAME": identity[0],
+            "GIT_AUTHOR_EMAIL": identity[1],
+            "GIT_COMMITTER_NAME": identity[0],
+            "GIT_COMMITTER_EMAIL": identity[1],
+        }
+        if identity
+        else GIT_IDENTITY
+    )
     completed = subprocess.run(
         ["git", *args],
         cwd=cwd,
-        env={**os.environ, **GIT_IDENTITY},
+        env={**os.environ, **who},
         capture_output=True,
         text=True,
         check=True,
@@ -148,6 +164,52 @@ def remote_repository(root: Path, files: Mapping[str, str]) -> Path:
     git("commit", "--quiet", "--message", "Initial commit", cwd=work)
     git("clone", "--quiet", "--bare", str(work), str(bare), cwd=root)
     return bare
+
+
+def push_commit(
+    bare: Path,
+    branch: str,
+    *,
+    start: str | None = None,
+    files: Mapping[str, str | None] | None = None,
+    symlinks: Mapping[str, Path] | None = None,
+    message: str = "A person's commit",
+    identity: tuple[str, str] = PERSON,
+) -> str:
+    """What a person does: clone, commit on ``branch`` (from ``start``; default: the branch, or
+    main when it does not exist) and push without force. ``files`` maps paths to text (None
+    deletes a file or folder), ``symlinks`` paths to what they point at. Returns the commit."""
+    work = Path(tempfile.mkdtemp(prefix="person-", dir=bare.parent))
+    git("clone", "--quiet", str(bare), str(work), cwd=bare.parent)
+    exists = bool(git("ls-remote", "--heads", "origin", branch, cwd=work))
+    git(
+        "checkout",
+        "--quiet",
+        "-B",
+        branch,
+        f"origin/{start or (branch if exists else 'main')}",
+        cwd=work,
+    )
+    for relative, text in (files or {}).items():
+        path = work / relative
+        if text is None and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif text is None:
+            path.unlink()
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    for relative, target in (symlinks or {}).items():
+        path = work / relative
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+        path.symlink_to(target)
+    git("add", "--all", cwd=work)
+    git("commit", "--quiet", "--allow-empty", "--message", message, cwd=work, identity=identity)
+    git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", cwd=work)
+    return git("rev-parse", "HEAD", cwd=work)
 
 
 def branch_file(bare: Path, branch: str, path: str) -> str | None:

@@ -8,12 +8,17 @@ the exact requests sent can be asserted: create on the first run, nothing on an 
 an edit when the text changed.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
+from opener_safety import (
+    CASES,
+    Harness,
+    a_persons_commit_on_the_branch_is_reported_by_the_asset,
+)
 from stand_ins import (
     Reply,
     Request,
@@ -240,6 +245,19 @@ def test_api_refusal_is_one_clear_error_and_nothing_is_pushed(
     assert branch_head(remote, EXPOSURES_BRANCH) is None
 
 
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.__name__)
+def test_the_opener_never_writes_where_it_should_not(
+    case: Callable[[Harness], None],
+    github: tuple[StandIn, FakeGitHub],
+    remote: Path,
+    tmp_path: Path,
+) -> None:
+    """A person's branch of the same name, a person's commit on the bot's branch, a push racing
+    the bot's, a symlink in the repository (opener_safety.py: shared with the other provider)."""
+    stand_in, _ = github
+    case(Harness(lambda: host(stand_in), stand_in, remote, tmp_path))
+
+
 def test_api_down_is_one_clear_error() -> None:
     unreachable = GitHubPullRequests("acme/data", "t", api_url=closed_port_url())
     with pytest.raises(
@@ -284,4 +302,7 @@ def test_the_removal_pull_request_from_the_asset(
     )
     assert (
         properties is not None and "int_comments" not in properties and "int_stories" in properties
+    )
+    a_persons_commit_on_the_branch_is_reported_by_the_asset(
+        remote, REMOVAL_BRANCH, key, lambda: job.execute_in_process(asset_selection=[key])
     )

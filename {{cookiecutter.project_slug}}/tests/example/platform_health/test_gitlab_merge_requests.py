@@ -7,12 +7,17 @@ PUTs only the changed attributes) with the fields it reads (``id``, ``http_url_t
 ``default_branch``, ``iid``, ``web_url``), so the exact requests sent can be asserted.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
+from opener_safety import (
+    CASES,
+    Harness,
+    a_persons_commit_on_the_branch_is_reported_by_the_asset,
+)
 from stand_ins import (
     Reply,
     Request,
@@ -212,6 +217,19 @@ def test_api_refusal_is_one_clear_error_and_nothing_is_pushed(
     assert branch_head(remote, EXPOSURES_BRANCH) is None
 
 
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.__name__)
+def test_the_opener_never_writes_where_it_should_not(
+    case: Callable[[Harness], None],
+    gitlab: tuple[StandIn, FakeGitLab],
+    remote: Path,
+    tmp_path: Path,
+) -> None:
+    """A person's branch of the same name, a person's commit on the bot's branch, a push racing
+    the bot's, a symlink in the repository (opener_safety.py: shared with the other provider)."""
+    stand_in, _ = gitlab
+    case(Harness(lambda: host(stand_in), stand_in, remote, tmp_path))
+
+
 def test_api_down_is_one_clear_error() -> None:
     unreachable = GitLabMergeRequests("acme/data", "t", url=closed_port_url())
     with pytest.raises(
@@ -234,9 +252,8 @@ def test_the_removal_merge_request_from_the_asset(
     key = dg.AssetKey(
         [settings.PRODUCTION_DATABASE.lower(), "platform_health", "unused_models_change_request"]
     )
-    result = (
-        defs().resolve_implicit_global_asset_job_def().execute_in_process(asset_selection=[key])
-    )
+    job = defs().resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(asset_selection=[key])
     assert result.success
     (materialization,) = [
         e.materialization for e in result.get_asset_materialization_events() if e.asset_key == key
@@ -247,3 +264,6 @@ def test_the_removal_merge_request_from_the_asset(
     model = "dbt_project/models/intermediate/int_comments.sql"
     assert branch_file(remote, "main", model) is not None
     assert branch_file(remote, REMOVAL_BRANCH, model) is None
+    a_persons_commit_on_the_branch_is_reported_by_the_asset(
+        remote, REMOVAL_BRANCH, key, lambda: job.execute_in_process(asset_selection=[key])
+    )

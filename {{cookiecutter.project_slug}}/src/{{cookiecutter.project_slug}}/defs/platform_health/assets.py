@@ -483,12 +483,21 @@ def _send(
         outcome = propose(host, proposal, platform_health.dbt_path_in_repository())
     except ChangeRequestError as error:
         raise dg.Failure(description=str(error)) from None
-    context.log.info(f"{proposal.branch}: {outcome.action} {outcome.url or ''}")
     metadata: dict[str, Any] = {
         "action": outcome.action,
         "branch": proposal.branch,
         "pushed": outcome.pushed,
     }
+    if outcome.skipped:
+        # A warning, not a failure: the run did what it safely could, and a person has to act
+        # (their branch, or a symlink in the repository) before the next run can do more.
+        for line in outcome.skipped:
+            context.log.warning(line)
+        metadata["skipped"] = dg.MetadataValue.md(
+            "".join(f"- {line}\n" for line in outcome.skipped)
+        )
+    else:
+        context.log.info(f"{proposal.branch}: {outcome.action} {outcome.url or ''}")
     if outcome.url:
         metadata["url"] = dg.MetadataValue.url(outcome.url)
     if outcome.commit:
