@@ -2,17 +2,23 @@
 
 Runs in-process against the LOCAL warehouse (DuckDB unless ``LOCAL_WAREHOUSE=snowflake``) and
 exits non-zero if any step or check fails. Refuses to run in a branch or production deployment.
+Ctrl-C or SIGTERM stops it: the step running fails, its dbt is stopped, the run is marked failed
+in the instance, nothing after it starts, and it exits 130 (SIGINT) or 143 (SIGTERM).
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
+import signal
 import sys
+from collections.abc import Callable
 
 import dagster as dg
 import duckdb
 
 from .definitions import defs
+from .utils import interrupts
 from .utils.environment import (
     Environment,
     Warehouse,
@@ -45,10 +51,12 @@ def last_days_tags(partitions_def: dg.PartitionsDefinition, days: int) -> dict[s
 
 def materialize_everything(
     instance: dg.DagsterInstance | None = None,
+    interrupted: Callable[[], object] = lambda: None,
 ) -> list[dg.ExecuteInProcessResult]:
     """In-process runs (DuckDB allows one writer at a time): every unpartitioned asset, then the
     partitioned ones for their last ``LOCAL_PARTITION_DAYS`` partitions in one run, then the
-    ``LAST_GROUPS``. Stops at the first failed run; a project with no assets at all runs nothing."""
+    ``LAST_GROUPS``. Stops at the first failed run, or once ``interrupted()`` is true; a project
+    with no assets at all runs nothing."""
     if get_environment() is not Environment.LOCAL:
         raise RuntimeError("local_pipeline runs only in LOCAL; use Dagster+ to run deployments")
     definitions = defs()
@@ -79,7 +87,7 @@ def materialize_everything(
             results.append(
                 job.execute_in_process(instance=run_instance, tags=tags, raise_on_error=False)
             )
-            if not results[-1].success:
+            if not results[-1].success or interrupted():
                 break
     return results
 
@@ -125,9 +133,30 @@ def explain(tables: dict[str, int], partitioned: list[str]) -> list[str]:
 
 
 def main() -> int:
-    with local_instance() as instance:
-        results = materialize_everything(instance)
+    started = datetime.datetime.now(datetime.UTC)
+    with interrupts.interrupts_noted() as interrupted, local_instance() as instance:
+        try:
+            results = materialize_everything(instance, interrupted)
+        except KeyboardInterrupt:  # SIGINT/SIGTERM outside a run (loading, between runs)
+            results = []
+        signum = interrupted()
+        if signum is not None:
+            return report_interrupt(signum, instance, started)
     return report(results)
+
+
+def report_interrupt(
+    signum: signal.Signals, instance: dg.DagsterInstance, since: datetime.datetime
+) -> int:
+    """Say what an interrupt stopped (each run started ``since``, as the instance has it); the
+    exit status a shell gives a process killed by ``signum`` (130 for SIGINT, 143 for SIGTERM)."""
+    # A dbt a step left running would hold the DuckDB file (atexit would stop it too, later).
+    interrupts.stop_live_processes()
+    runs = instance.get_runs(filters=dg.RunsFilter(created_after=since))
+    print(f"\nLocal pipeline INTERRUPTED by {signum.name}; runs it started:", file=sys.stderr)
+    for run in reversed(runs):
+        print(f"  {run.job_name:<24} {run.run_id}  {run.status.value}", file=sys.stderr)
+    return 128 + signum
 
 
 def report(results: list[dg.ExecuteInProcessResult]) -> int:

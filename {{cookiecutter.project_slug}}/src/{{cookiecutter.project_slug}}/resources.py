@@ -14,15 +14,16 @@ import shutil
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 from dagster._core.storage.db_io_manager import DbTypeHandler
-from dagster_dbt import DbtCliResource
+from dagster_dbt import DbtCliInvocation, DbtCliResource
 from dagster_duckdb import DuckDBIOManager, DuckDBResource
 from packaging import version
 
 from . import settings
+from .utils import interrupts
 from .utils.environment import (
     Environment,
     Warehouse,
@@ -70,8 +71,23 @@ class ProjectDbtCliResource(DbtCliResource):
     """
 
     def cli(self, args: Sequence[str], **kwargs: Any) -> Any:
-        with dbt_environment_variables():
-            return super().cli(args, **kwargs)
+        # Workaround for dagster-dbt 0.29.27: `DbtCliResource.cli()` builds its dbt adapter
+        # handle (seconds of work before dbt starts) inside a bare `except:`, which also catches
+        # Dagster's DagsterExecutionInterruptedError (KeyboardInterrupt outside a step): a
+        # Ctrl-C/SIGTERM there was logged as a warning, dbt ran anyway and the run went on to
+        # succeed. The watch notes the interrupt and raises it again once cli() returns (after
+        # stopping the dbt it started). Drop it, and _InterruptibleDbtCliInvocation, once
+        # dagster-dbt catches `Exception` there and in `DbtCliInvocation._stream_stdout`.
+        with dbt_environment_variables(), interrupts.InterruptWatch() as watch:
+            invocation = super().cli(args, **kwargs)
+            try:
+                watch.check()
+            except BaseException:
+                interrupts.stop_process(invocation.process, invocation.termination_timeout_seconds)
+                raise
+        invocation.__class__ = _InterruptibleDbtCliInvocation
+        interrupts.track(invocation.process)
+        return invocation
 
     @functools.cached_property
     def _cli_version(self) -> version.Version:
@@ -86,6 +102,33 @@ class ProjectDbtCliResource(DbtCliResource):
             with contextlib.suppress(importlib.metadata.PackageNotFoundError):
                 return version.parse(importlib.metadata.version("dbt-core"))
         return super()._cli_version
+
+
+class _InterruptibleDbtCliInvocation(DbtCliInvocation):
+    """``DbtCliInvocation`` whose dbt stops when reading its output stops early.
+
+    dagster-dbt forwards an interrupt to dbt only when it lands while waiting for dbt's next
+    line. One landing while Dagster handles a line (most of a busy step's time) fails the step
+    without stopping dbt, which went on holding the DuckDB file. And dagster-dbt 0.29.27 parses
+    each line inside a bare ``except:`` that swallows an interrupt landing there: each line is read
+    under a watch of its own (Dagster installs a fresh handler for every resumption of the step)
+    that raises it again.
+    """
+
+    def _stream_stdout(self) -> Iterator[str | dict[str, Any]]:
+        lines = super()._stream_stdout()
+        end = object()
+        try:
+            while True:
+                with interrupts.InterruptWatch() as watch:
+                    line = next(lines, end)
+                    watch.check()
+                if line is end:
+                    return
+                yield cast("str | dict[str, Any]", line)
+        except BaseException:  # the interrupt, or GeneratorExit when the step gave up on dbt
+            interrupts.stop_process(self.process, self.termination_timeout_seconds)
+            raise
 
 
 class DuckDBPandasIOManager(DuckDBIOManager):
