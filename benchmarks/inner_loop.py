@@ -273,7 +273,7 @@ def constraints_from_lock(project: Path, destination: Path) -> Path:
     """The generated project's locked versions, as pip constraints for the scaffold's venv."""
     uv = uv_executable()
     exported = subprocess.run(
-        [uv, "export", "--frozen", "--all-extras", "--no-emit-project", "--no-hashes"],
+        [uv, "export", "--frozen", "--no-emit-project", "--no-hashes"],
         cwd=project,
         check=True,
         capture_output=True,

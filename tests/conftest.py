@@ -217,7 +217,7 @@ def generated_venv(default_project: Path) -> Path:
     if not (stamp.exists() and stamp.read_text() == digest):
         shutil.rmtree(GENERATED_VENV, ignore_errors=True)
         subprocess.run(
-            [_uv(), "sync", "-q", "--locked", "--all-extras", "--no-install-project"],
+            [_uv(), "sync", "-q", "--locked", "--no-install-project"],
             cwd=default_project,
             env=uv_sync_env(GENERATED_VENV),
             check=True,

@@ -32,7 +32,8 @@ The code-host endpoints follow the providers' REST references (the same calls Py
 ``PATCH {GITHUB_API_URL}/repos/{owner}/{repo}/issues/comments/{id}``,
 ``GET {CI_API_V4_URL}/projects/{id}/merge_requests/{iid}``,
 ``GET/POST {CI_API_V4_URL}/projects/{id}/merge_requests/{iid}/notes`` and
-``PUT .../notes/{note_id}``.
+``PUT .../notes/{note_id}``, and the open pull requests of a head branch:
+``GET {GITHUB_API_URL}/repos/{owner}/{repo}/pulls?state=open&head=owner:branch``.
 
 Anything else is answered with a GraphQL error or a 404, so a CLI upgrade that sends a new
 operation fails the tests loudly instead of passing against a guess.
@@ -116,6 +117,8 @@ class DagsterPlusStandIn:
         self.artifacts: dict[str, bytes] = {}
         self.artifact_gets: list[str] = []
         self.merge_request_states: dict[str, str] = {}
+        # GitHub: open pull requests, as (number, head branch).
+        self.open_pulls: list[tuple[int, str]] = []
         self.code_host_token = "code-host-token"
         self._presigned: dict[str, str] = {}
         self._ids = itertools.count(1)
@@ -256,7 +259,16 @@ class DagsterPlusStandIn:
 
     # --- code hosts ---------------------------------------------------------------------------
 
-    def code_host(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    def code_host(self, method: str, path: str, body: dict[str, Any], query: str = "") -> tuple[int, Any]:
+        pulls = re.fullmatch(r"/github/repos/([^/]+)/([^/]+)/pulls", path)
+        if pulls and method == "GET":
+            from urllib.parse import parse_qs
+
+            params = {k: v[0] for k, v in parse_qs(query).items()}
+            owner, _, branch = params.get("head", "").partition(":")
+            if params.get("state") != "open" or owner != pulls.group(1):
+                return 422, {"message": "stand-in: expected state=open&head=owner:branch"}
+            return 200, [{"number": n, "head": {"ref": b}} for n, b in self.open_pulls if b == branch]
         github = re.fullmatch(r"/github/repos/([^/]+/[^/]+)/issues/(\d+)/comments", path)
         github_edit = re.fullmatch(r"/github/repos/([^/]+/[^/]+)/issues/comments/(\d+)", path)
         gitlab_mr = re.fullmatch(r"/gitlab/api/v4/projects/([^/]+)/merge_requests/(\d+)", path)
@@ -325,7 +337,8 @@ def _handler(standin: DagsterPlusStandIn) -> type[BaseHTTPRequestHandler]:
                 if token != standin.code_host_token:
                     self._reply(401, {"message": "401 Unauthorized"})
                     return
-                status, payload = standin.code_host(method, path, json.loads(raw) if raw else {})
+                query = self.path.partition("?")[2]
+                status, payload = standin.code_host(method, path, json.loads(raw) if raw else {}, query)
             self._reply(status, payload)
 
         def _artifact_request(self, kind: str) -> None:

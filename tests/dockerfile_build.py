@@ -5,7 +5,9 @@ venv of the Python version ``FROM python:<version>-slim`` names stands in for th
 every instruction runs as written, in order, inside a private root folder that stands in for the
 image's filesystem (``/opt/...`` and ``/tmp/...`` in the instructions are mapped below it).
 ``COPY`` honours ``.dockerignore``. Only what cannot mean anything outside a container is not run
-for real: ``groupadd``, ``useradd`` and ``chown`` become no-ops, and ``USER`` is recorded. Callers
+for real: ``groupadd``, ``useradd`` and ``chown`` become no-ops, ``USER`` is recorded, and
+``apt-get`` records what it was asked to install (``EmulatedImage.apt_packages``), each of which
+must then exist on this machine so the rest of the build and the tests can use it. Callers
 may override environment variables that only tune caching (never what gets installed).
 """
 
@@ -22,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CONTAINER_ONLY_COMMANDS = ("groupadd", "useradd", "chown")
-# /opt/... and /tmp/... in the instructions, mapped below the emulated image's root.
-CONTAINER_PATH = re.compile(r"(?<![\w./-])/(opt|tmp)/")
+# /opt/..., /tmp/... and /var/... in the instructions, mapped below the emulated image's root.
+CONTAINER_PATH = re.compile(r"(?<![\w./-])/(opt|tmp|var)/")
 # The build machine's network settings (proxies, certificate bundles) reach the build, as they
 # reach `docker build` through the engine.
 NETWORK_SETTINGS = re.compile(r".*(PROXY|CERT|_CA_|CA_BUNDLE).*", re.IGNORECASE)
@@ -38,6 +40,7 @@ class EmulatedImage:
     workdir: Path
     user: str = "root"
     steps: list[str] = field(default_factory=list)
+    apt_packages: list[str] = field(default_factory=list)
 
     def path(self, container_path: str) -> Path:
         return self.root / container_path.lstrip("/")
@@ -145,6 +148,10 @@ def build(
                 _copy(context, source, target, patterns, several)
         elif keyword == "RUN":
             shims = "".join(f"{name}() {{ :; }}; " for name in CONTAINER_ONLY_COMMANDS)
+            # apt-get writes the system's packages: recorded here, never run on this machine.
+            apt_log = root / "apt-get.log"
+            shims += f'apt-get() {{ printf "%s\\n" "$*" >> {shlex.quote(str(apt_log))}; }}; '
+
             env = {**image.env}
             for name, value in (env_overrides or {}).items():
                 if value is None:
@@ -163,12 +170,25 @@ def build(
                 f"RUN {arguments[:200]} exited {completed.returncode}\n"
                 f"{completed.stdout[-4000:]}\n{completed.stderr[-4000:]}"
             )
+            image.apt_packages = _installed_packages(apt_log)
         elif keyword == "USER":
             image.user = arguments
         else:
             raise AssertionError(f"{keyword}: not an instruction this emulation knows")
     assert image is not None, "no FROM in the Dockerfile"
     return image
+
+
+def _installed_packages(log: Path) -> list[str]:
+    """The packages `apt-get install` was asked for; each must exist here (a stand-in install)."""
+    packages: list[str] = []
+    for line in log.read_text().splitlines() if log.exists() else []:
+        words = line.split()
+        if words[:1] == ["install"]:
+            packages += [word for word in words[1:] if not word.startswith("-")]
+    for package in packages:
+        assert shutil.which(package), f"apt-get install {package}: not on this machine to stand in"
+    return packages
 
 
 def _copy(context: Path, source: str, target: Path, patterns: list[str], several: bool) -> None:

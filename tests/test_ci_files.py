@@ -6,6 +6,7 @@ event), never by grepping; GitLab's test job also runs for real with gitlab-ci-l
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import subprocess
@@ -69,17 +70,26 @@ DAGSTER_PLUS_CALLS = (["dg", "plus", "deploy"], ["dg", "plus", "integrations"], 
 MANAGE_MANIFEST = ["dg", "plus", "integrations", "dbt", "manage-manifest"]
 
 
+# ci/dagster_plus.py commands that never call Dagster+ (code host or local deploy session only).
+NO_DAGSTER_PLUS = ("comment", "only-change-request", "set-image")
+
+
+def pinned_tool(args: list[str]) -> list[str]:
+    """The command behind `uv run --no-project --with <pkg>==<version>` (the pinned Dagster+ CLI,
+    run outside the project's environment), else the arguments as they are."""
+    if args[:3] == ["uv", "run", "--no-project"] and args[3] == "--with" and "==" in args[4]:
+        return args[5:]
+    return args
+
+
 def calls_dagster_plus(script: str, agent_type: str) -> bool:
-    """Whether a script talks to Dagster+ (a hybrid image build and the comment do not)."""
-    for args in commands(script):
-        if args[:5] == MANAGE_MANIFEST:
-            return True
-        if args[:3] == ["dg", "plus", "deploy"] and not (
-            agent_type == "hybrid" and args[3] == "build-and-push"
-        ):
+    """Whether a script talks to Dagster+ (the comment and the image's digest do not)."""
+    for raw in commands(script):
+        args = pinned_tool(raw)
+        if args[:5] == MANAGE_MANIFEST or args[:3] == ["dg", "plus", "deploy"]:
             return True
         helper = helper_call(args)
-        if helper is not None and helper[0] != "comment":
+        if helper is not None and helper[0] not in NO_DAGSTER_PLUS:
             return True
     return False
 
@@ -180,7 +190,15 @@ def test_github_pins_actions_and_keeps_expressions_out_of_scripts(github_project
                 assert step["with"]["version"] == DEFAULT_CONTEXT["_uv_version"]
     text = (github_project / ".github/workflows/ci.yml").read_text()
     secrets = {part.split("}")[0].strip() for part in text.split("secrets.")[1:]}
-    assert secrets == {"DAGSTER_CLOUD_API_TOKEN"}
+    production_registry = {"PRODUCTION_REGISTRY_USERNAME", "PRODUCTION_REGISTRY_TOKEN"}
+    hybrid = answers(github_project)["deployment_type"] == "hybrid"
+    assert secrets == {"DAGSTER_CLOUD_API_TOKEN", *(production_registry if hybrid else ())}
+    # Production's registry credential: only in the production deploy (environment `production`).
+    for name, job in ci["jobs"].items():
+        named = {
+            n for step in job["steps"] for n in production_registry if f"secrets.{n}" in str(step.get("env"))
+        }
+        assert named == (production_registry if hybrid and name == "deploy-production" else set()), name
 
 
 def test_github_token_reaches_only_the_steps_that_call_dagster_plus(github_project: Path) -> None:
@@ -204,6 +222,7 @@ def test_github_token_reaches_only_the_steps_that_call_dagster_plus(github_proje
 def test_github_jobs_per_event(github_project: Path) -> None:
     """Which jobs an event starts, evaluated from the jobs' own `if:` expressions."""
     ci = workflows(github_project)["ci.yml"]
+    hybrid = answers(github_project)["deployment_type"] == "hybrid"
     on = triggers(ci)
     assert on["push"]["branches"] == ["main"]
     assert on["pull_request"]["types"] == ["opened", "synchronize", "reopened", "closed"]
@@ -218,7 +237,10 @@ def test_github_jobs_per_event(github_project: Path) -> None:
         for name, job in ci["jobs"].items():  # the file lists jobs after the jobs they need
             needs = [job["needs"]] if isinstance(job.get("needs"), str) else job.get("needs", [])
             context["needs"] = {
-                n: {"outputs": {k: "x" for k in ci["jobs"][n].get("outputs", {})} if n in ran else {}}
+                n: {
+                    "result": "success" if n in ran else "skipped",
+                    "outputs": {k: "x" for k in ci["jobs"][n].get("outputs", {})} if n in ran else {},
+                }
                 for n in needs
             }
             status = "success" if all(n in ran for n in needs) else "skipped"
@@ -226,8 +248,10 @@ def test_github_jobs_per_event(github_project: Path) -> None:
                 ran.add(name)
         return ran
 
+    # Hybrid: the image is built by its own job (no secret), before either deploy.
+    image = {"build-image"} if hybrid else set()
     pr = {"head_sha": "a" * 40}
-    assert started("push") == {"test", "deploy-production"}
+    assert started("push") == {"test", "deploy-production", *image}
     for action in ("opened", "synchronize", "reopened"):
         assert started("pull_request", action=action, **pr) == {
             "test",
@@ -235,23 +259,65 @@ def test_github_jobs_per_event(github_project: Path) -> None:
             "clone-prod",
             "slim-build",
             "comment",
+            *({"branch-state", "build-image"} if hybrid else set()),
         }
     assert started("pull_request", action="closed", merged=True, **pr) == {"close-branch-deployment"}
-    # Forks and Dependabot: tests only; their deploy and close jobs are skipped, not failed.
+    # Forks and Dependabot: tests only; their state, image, deploy and close jobs are skipped.
     for outsider in ({"head_repository": "someone/acme_data"}, {"author": "dependabot[bot]"}):
         assert started("pull_request", action="opened", **outsider, **pr) == {"test"}
         assert started("pull_request", action="closed", **outsider, **pr) == set()
 
 
 def test_github_production_deploys_only_after_the_tests_in_its_environment(github_project: Path) -> None:
-    job = workflows(github_project)["ci.yml"]["jobs"]["deploy-production"]
-    assert job["needs"] == "test"
+    jobs = workflows(github_project)["ci.yml"]["jobs"]
+    hybrid = answers(github_project)["deployment_type"] == "hybrid"
+    job = jobs["deploy-production"]
+    # Hybrid: both deploys need the image job, which needs the tests (and runs only after they
+    # passed: `always()` there only lets it run when branch-state was skipped, on pushes).
+    assert job["needs"] == ("build-image" if hybrid else "test")
+    assert jobs["deploy-branch"]["needs"] == ("build-image" if hybrid else "test")
+    if hybrid:
+        assert jobs["build-image"]["needs"] == ["test", "branch-state"]
+        assert "needs.test.result == 'success'" in jobs["build-image"]["if"]
+        assert jobs["branch-state"]["needs"] == "test"
     assert job["environment"]["name"] == "production"
     assert job["concurrency"] == {"group": "dagster-plus-production", "cancel-in-progress": False}
-    assert workflows(github_project)["ci.yml"]["jobs"]["slim-build"]["needs"] == "clone-prod"
-    for name in ("deploy-branch", "clone-prod", "comment"):
-        needs = workflows(github_project)["ci.yml"]["jobs"][name]["needs"]
-        assert ("test" in needs) if name == "deploy-branch" else ("deploy-branch" in needs)
+    assert jobs["slim-build"]["needs"] == "clone-prod"
+    for name in ("clone-prod", "comment"):
+        assert "deploy-branch" in jobs[name]["needs"]
+    # Only the production deploy is in the environment that holds production's secrets.
+    assert [n for n, j in jobs.items() if "environment" in j] == ["deploy-production"]
+
+
+def run_commands(job: dict[str, Any]) -> list[list[str]]:
+    return [args for step in job["steps"] for args in commands(step.get("run", ""))]
+
+
+def docker_calls(calls: list[list[str]]) -> list[list[str]]:
+    """`docker ...` commands, also after a pipe (`echo "$P" | docker login ...`)."""
+    return [args[args.index("docker") :] for args in calls if "docker" in args]
+
+
+def trusted_tool(args: list[str]) -> bool:
+    """docker, echo, a `$(docker load|inspect ...)` capture, or the pinned Dagster+ CLI running
+    `dg plus deploy` or ci/dagster_plus.py: nothing from the project's environment."""
+    if re.fullmatch(r"\w+=\$\(docker (load|inspect) .*", args[0], re.S):
+        return True
+    if args[0] in ("docker", "echo"):
+        return True
+    tool = pinned_tool(args)
+    return tool is not args and (
+        tool[:3] == ["dg", "plus", "deploy"] or tool[:2] == ["python", "ci/dagster_plus.py"]
+    )
+
+
+def step_env_secrets(step: dict[str, Any]) -> set[str]:
+    return {
+        expression
+        for value in (step.get("env") or {}).values()
+        for expression in re.findall(r"\$\{\{\s*([\w.]+)\s*\}\}", str(value))
+        if expression.startswith("secrets.") or expression == "github.token"
+    }
 
 
 def test_github_deploy_commands(github_project: Path) -> None:
@@ -265,41 +331,144 @@ def test_github_deploy_commands(github_project: Path) -> None:
         ("deploy-branch", "branch", "$HEAD_SHA"),
     ):
         job = ci["jobs"][name]
-        scripts = [step.get("run", "") for step in job["steps"]]
-        calls = [args for script in scripts for args in commands(script)]
-        deploy = [args for args in calls if args[:3] == ["dg", "plus", "deploy"]]
-        assert [args[3] for args in deploy] == ["start", "build-and-push", "finish"], name
-        start, build, _ = deploy
+        calls = run_commands(job)
+        deploy = [pinned_tool(args) for args in calls if pinned_tool(args)[:3] == ["dg", "plus", "deploy"]]
+        start = deploy[0]
         assert option(start, "--deployment-type") == kind
         assert option(start, "--commit-hash") == head
         assert option(start, "--git-url") == f"$GITHUB_SERVER_URL/$GITHUB_REPOSITORY/tree/{head}"
-        assert option(build, "--agent-type") == agent_type
+        tools = [pinned_tool(args) for args in calls]
+        state = [h for args in calls if (h := helper_call(args)) and h[0] == "dbt-state"]
+        helpers = [h[0] for args in calls if (h := helper_call(args))]
+        # One pull request per head branch, checked before anything is pushed or deployed.
+        assert (helpers[0] == "only-change-request") == (kind == "branch")
+        assert helpers.count("only-change-request") == (kind == "branch")
         if agent_type == "serverless":
+            assert [args[3] for args in deploy] == ["start", "build-and-push", "finish"], name
+            build = deploy[1]
+            assert option(build, "--agent-type") == "serverless"
             assert option(build, "--build-strategy") == "python-executable"
             assert option(build, "--pex-build-method") == "local"
-            export = calls[calls.index(build) - 1]
-            assert export[:2] == ["uv", "export"] and "--locked" in export
+            export = tools[tools.index(build) - 1]
+            assert export[:2] == ["uv", "export"] and "--locked" in export and "--no-dev" in export
+            install = calls.index(["make", "install"])
+            assert calls[install + 1] == ["make", "package"] and tools.index(start) > install
+            # dbt state: production publishes the manifest it packaged once deployed; a branch
+            # fetches production's into dbt_project/state/ before packaging it.
+            if kind == "full":
+                assert state == [["dbt-state", "publish", "--file", "dbt_project/target/manifest.json"]]
+                assert helper_call(calls[-1]) == state[0] and tools[-2] == ["dg", "plus", "deploy", "finish"]
+            else:
+                assert state == [["dbt-state", "fetch", "--output", "dbt_project/state/manifest.json"]]
+                fetch = next(i for i, args in enumerate(calls) if helper_call(args) == state[0])
+                assert fetch < install
+            uv = next(step for step in job["steps"] if "setup-uv" in step.get("uses", ""))
+            assert uv["with"]["save-cache"] is False  # deploy jobs only read the tests' cache
+            assert "packages" not in job["permissions"]
         else:
-            assert "--build-strategy" not in build
-        install = next(i for i, args in enumerate(calls) if args == ["make", "install"])
-        assert calls[install + 1] == ["make", "package"] and calls.index(start) > install
-        # dbt state: production publishes the manifest once deployed; a branch fetches it after
-        # `start` (the CLI reads the deploy session) and packages again before the build.
-        (manifest,) = [i for i, args in enumerate(calls) if args[:5] == MANAGE_MANIFEST]
-        assert option(calls[manifest], "--file") == "src/acme_data/dbt_project.py"
-        assert option(calls[manifest], "--source-deployment") == "$DAGSTER_CLOUD_DEPLOYMENT"
-        if kind == "full":
-            assert manifest == len(calls) - 1 and calls[manifest - 1] == ["dg", "plus", "deploy", "finish"]
-        else:
-            assert calls.index(start) < manifest < calls.index(build)
-            assert calls[manifest][-3:-1] == ["||", "echo"]  # none yet: a warning, not a failure
-            assert calls[manifest + 1] == ["make", "package"]
-        assert ("packages" in job["permissions"]) == (agent_type == "hybrid")
-        assert any("docker login" in s for s in scripts) == (agent_type == "hybrid")
-        uv = next(step for step in job["steps"] if "setup-uv" in step.get("uses", ""))
-        assert uv["with"]["save-cache"] is False  # deploy jobs only read the tests' cache
+            # Hybrid: no build here. docker loads the archive build-image made, tags and pushes
+            # it; the pinned CLI records its digest in the session between start and finish.
+            assert [args[3] for args in deploy] == ["start", "finish"], name
+            untrusted = [args for args in calls if not trusted_tool(args)]
+            assert untrusted == [], (name, untrusted)
+            assert not any("make" in args or ".venv/bin" in " ".join(args) for args in calls)
+            registry, tag, login_secret = (
+                ("PRODUCTION_REGISTRY", "prod-$GITHUB_SHA", "secrets.PRODUCTION_REGISTRY_TOKEN")
+                if kind == "full"
+                else ("BRANCH_REGISTRY", "pr-$PR_NUMBER-$HEAD_SHA", "github.token")
+            )
+            docker = docker_calls(calls)
+            assert [args[1] for args in docker] == ["tag", "login", "push", "logout"], name
+            assert docker[0] == ["docker", "tag", "$loaded", f"${registry}:{tag}"]
+            assert docker[1] == [
+                "docker",
+                "login",
+                f"${{{registry}%%/*}}",
+                "--username",
+                "$REGISTRY_USERNAME",
+                "--password-stdin",
+            ]
+            assert docker[2] == ["docker", "push", f"${registry}:{tag}"]
+            push = next(s for s in job["steps"] if "docker push" in s.get("run", ""))
+            assert push["env"]["REGISTRY_PASSWORD"] == f"${{{{ {login_secret} }}}}"
+            assert step_env_secrets(push) == {
+                login_secret,
+                "secrets.PRODUCTION_REGISTRY_USERNAME" if kind == "full" else "github.token",
+            }
+            assert push["run"].splitlines()[0].startswith('loaded="$(docker load --quiet --input image.tar')
+            assert f'grep -m1 "^${registry}@"' in push["run"]  # the pushed digest, not the tag
+            (set_image,) = [h for args in calls if (h := helper_call(args)) and h[0] == "set-image"]
+            assert set_image == ["set-image", "--image", "$IMAGE", "--registry", f"${registry}"]
+            at = {h[0]: i for i, args in enumerate(calls) if (h := helper_call(args))}
+            start_at, finish_at = (i for i, args in enumerate(tools) if args[:3] == ["dg", "plus", "deploy"])
+            assert calls.index(docker[2]) < start_at < at["set-image"] < finish_at
+            if kind == "full":
+                assert state == [["dbt-state", "publish", "--file", "manifest.json"]]  # from build-image
+                assert at["dbt-state"] == len(calls) - 1
+            else:
+                assert state == []  # fetched by branch-state, into the image
+            uv = next(step for step in job["steps"] if "setup-uv" in step.get("uses", ""))
+            assert uv["with"]["enable-cache"] is False  # credential-holding jobs use no cache
+            download = next(s for s in job["steps"] if "download-artifact" in s.get("uses", ""))
+            assert download["with"] == {"name": "code-location-image"}
+            # The job token writes the branch package only: production has no packages: write.
+            assert job["permissions"].get("packages") == (None if kind == "full" else "write")
     test_uv = next(s for s in ci["jobs"]["test"]["steps"] if "setup-uv" in s.get("uses", ""))
     assert test_uv["with"]["cache-dependency-glob"] == "uv.lock"
+    registries = {k: v for k, v in ci["env"].items() if k.endswith("_REGISTRY")}
+    if agent_type == "hybrid":
+        build_yaml = yaml.safe_load((github_project / "build.yaml").read_text())
+        assert registries == {
+            "PRODUCTION_REGISTRY": build_yaml["registry"],
+            "BRANCH_REGISTRY": build_yaml["registry"] + "-branches",
+        }
+    else:
+        assert registries == {}
+
+
+def test_github_hybrid_image_job_holds_no_secret(github_project: Path) -> None:
+    """build-image runs the change's Dockerfile: no secret, no environment, no registry login,
+    no write permission; its output is an archive and the manifest packaged in it."""
+    jobs = workflows(github_project)["ci.yml"]["jobs"]
+    if answers(github_project)["deployment_type"] != "hybrid":
+        assert "build-image" not in jobs and "branch-state" not in jobs
+        return
+    build = jobs["build-image"]
+    assert build["permissions"] == {"contents": "read"} and "environment" not in build
+    assert not any(step_env_secrets(step) for step in build["steps"])
+    assert "secrets." not in yaml.safe_dump(build) and "github.token" not in yaml.safe_dump(build)
+    calls = run_commands(build)
+    assert [args[:2] for args in docker_calls(calls)] == [
+        ["docker", "build"],
+        ["docker", "save"],
+        ["docker", "run"],
+    ]
+    assert calls[0][-1] == "." and option(calls[0], "--file") == "Dockerfile"
+    assert calls[1] == ["docker", "save", "--output", "image.tar", "code-location:build"]
+    # The manifest, found by the image's own Python (not a path naming a Python version).
+    copy = calls[2]
+    assert copy[-2:] == [">", "manifest.json"] and copy[copy.index("-c") + 1] == "$MANIFEST_OF_THE_PACKAGE"
+    step = next(s for s in build["steps"] if "MANIFEST_OF_THE_PACKAGE" in (s.get("env") or {}))
+    assert 'find_spec("acme_data")' in step["env"]["MANIFEST_OF_THE_PACKAGE"]
+    assert "python3." not in yaml.safe_dump(build)
+    upload = next(s for s in build["steps"] if "upload-artifact" in s.get("uses", ""))
+    assert upload["with"]["name"] == "code-location-image"
+    assert upload["with"]["path"].split() == ["image.tar", "manifest.json"]
+    # Pull requests' image carries production's dbt state, fetched by branch-state (which runs
+    # only the pinned CLI and ci/dagster_plus.py, with the branch token).
+    download = next(s for s in build["steps"] if "download-artifact" in s.get("uses", ""))
+    assert download["if"] == "github.event_name == 'pull_request'"
+    assert (download["with"]["pattern"], download["with"]["path"]) == ("dbt-state", "dbt_project/state")
+    state = jobs["branch-state"]
+    assert [helper_call(a) for a in run_commands(state)] == [
+        ["dbt-state", "fetch", "--output", ".ci-state/manifest.json"]
+    ]
+    assert all(trusted_tool(a) for a in run_commands(state))
+    assert (
+        next(s for s in state["steps"] if "upload-artifact" in s.get("uses", ""))["with"]["name"]
+        == "dbt-state"
+    )
+    assert {e for s in state["steps"] for e in step_env_secrets(s)} == {"secrets.DAGSTER_CLOUD_API_TOKEN"}
 
 
 def test_github_dagster_jobs_and_the_comment(github_project: Path) -> None:
@@ -313,7 +482,17 @@ def test_github_dagster_jobs_and_the_comment(github_project: Path) -> None:
             if (helper := helper_call(args)) is not None
         ]
 
-    assert helpers("deploy-branch") == [(["branch-deployment", "--output", "$GITHUB_OUTPUT"], None)]
+    hybrid = answers(github_project)["deployment_type"] == "hybrid"
+    assert helpers("deploy-branch") == [
+        (["only-change-request"], None),
+        (
+            ["set-image", "--image", "$IMAGE", "--registry", "$BRANCH_REGISTRY"]
+            if hybrid
+            else ["dbt-state", "fetch", "--output", "dbt_project/state/manifest.json"],
+            None,
+        ),
+        (["branch-deployment", "--output", "$GITHUB_OUTPUT"], None),
+    ]
     keep = [] if answers(github_project)["reclone"] == "yes" else ["--keep-clone-unless", "fresh-clone"]
     assert helpers("clone-prod") == [(["launch", "clone_prod", "--output", "$GITHUB_OUTPUT", *keep], None)]
     assert helpers("slim-build") == [(["launch", "dbt_slim_branch_build"], None)]
@@ -322,9 +501,14 @@ def test_github_dagster_jobs_and_the_comment(github_project: Path) -> None:
         (["close"], "always()"),  # marked merged/closed even when the drop failed
     ]
     assert helpers("comment") == [(["comment"], None)]
-    # Only the comment job may write to the pull request; it installs nothing.
-    for name, job in ci["jobs"].items():
-        assert ("pull-requests" in job.get("permissions", {})) == (name == "comment"), name
+    # Only the comment job may write to the pull request; it installs nothing. The deploy and
+    # close jobs read the head branch's other open pull requests (one per branch).
+    access = {
+        n: j["permissions"]["pull-requests"]
+        for n, j in ci["jobs"].items()
+        if "pull-requests" in j.get("permissions", {})
+    }
+    assert access == {"deploy-branch": "read", "comment": "write", "close-branch-deployment": "read"}
     assert ci["jobs"]["comment"]["permissions"]["pull-requests"] == "write"
     assert ci["jobs"]["comment"]["needs"] == ["deploy-branch", "clone-prod"]
     assert ci["jobs"]["comment"]["if"].startswith("always()")  # also after a failed clone
@@ -438,7 +622,9 @@ def test_gitlab_ci_schema_and_lifecycle_wiring(cookies: Any, deployment_type: st
         outcomes = {name: rule_outcome(job.get("rules", []), variables) for name, job in jobs.items()}
         return {name: when for name, when in outcomes.items() if when}
 
-    assert pipeline(default_branch) == {"test": "on_success", "deploy_production": "on_success"}
+    hybrid = deployment_type == "hybrid"
+    image = {"build_image": "on_success"} if hybrid else {}
+    assert pipeline(default_branch) == {"test": "on_success", "deploy_production": "on_success", **image}
     assert pipeline(merge_request) == {
         "test": "on_success",
         "deploy_branch": "on_success",
@@ -446,11 +632,17 @@ def test_gitlab_ci_schema_and_lifecycle_wiring(cookies: Any, deployment_type: st
         "slim_build": "on_success",
         "close_branch": "manual",
         **({} if reclone == "yes" else {"fresh_clone": "manual"}),
+        **({"branch_state": "on_success", **image} if hybrid else {}),
     }
     assert pipeline(fork) == {"test": "on_success"}  # deploy jobs skipped, not failed
 
-    # Deploys only after the tests; clone after the deploy; stop job of the environment.
-    assert jobs["deploy_production"]["needs"] == ["test"] and jobs["deploy_branch"]["needs"] == ["test"]
+    # Deploys only after the tests (hybrid: through the image job); clone after the deploy.
+    if hybrid:
+        assert jobs["branch_state"]["needs"] == ["test"]
+        assert jobs["build_image"]["needs"] == [{"job": "test"}, {"job": "branch_state", "optional": True}]
+        assert jobs["deploy_production"]["needs"] == jobs["deploy_branch"]["needs"] == ["build_image"]
+    else:
+        assert jobs["deploy_production"]["needs"] == jobs["deploy_branch"]["needs"] == ["test"]
     assert jobs["clone_prod"]["needs"] == ["deploy_branch"]
     assert jobs["slim_build"]["needs"] == ["clone_prod"]
     assert jobs["deploy_production"]["environment"]["name"] == "production"
@@ -469,39 +661,145 @@ def test_gitlab_ci_schema_and_lifecycle_wiring(cookies: Any, deployment_type: st
         scripts = "\n".join(flatten(job.get("script")))
         if calls_dagster_plus(scripts, deployment_type):
             assert job["environment"]["name"] in ("production", "branch/$CI_COMMIT_REF_NAME"), name
+    # The jobs running the change's code are in no environment: no scoped variable reaches them.
     assert "environment" not in jobs["test"]
 
-    # The deploy scripts: install with no secret, package, then dg plus deploy with git metadata.
+    def calls_of(name: str) -> list[list[str]]:
+        return [args for line in flatten(jobs[name]["script"]) for args in commands(line)]
+
     for name, kind in (("deploy_production", "full"), ("deploy_branch", "branch")):
-        calls = [args for line in flatten(jobs[name]["script"]) for args in commands(line)]
-        for target in ("install", "package"):  # neither sees a secret
-            line = next(a for a in calls if "make" in a and a[a.index("make") + 1] == target)
-            make = line.index("make")
-            assert line[make - 5 : make] == ["env", "-u", "DAGSTER_CLOUD_API_TOKEN", "-u", "GITLAB_API_TOKEN"]
-        deploy = [args for args in calls if args[:3] == ["dg", "plus", "deploy"]]
-        assert [args[3] for args in deploy] == ["start", "build-and-push", "finish"]
-        start, build, _ = deploy
+        calls = calls_of(name)
+        tools = [pinned_tool(args) for args in calls]
+        deploy = [args for args in tools if args[:3] == ["dg", "plus", "deploy"]]
+        start = deploy[0]
         assert option(start, "--deployment-type") == kind
         assert option(start, "--commit-hash") == "$CI_COMMIT_SHA"
         assert option(start, "--git-url") == "$CI_PROJECT_URL/-/tree/$CI_COMMIT_SHA"
-        assert option(build, "--agent-type") == deployment_type
-        assert (option(build, "--build-strategy"), option(build, "--pex-build-method")) == (
-            ("python-executable", "local") if deployment_type == "serverless" else (None, None)
+        helpers = [h for args in calls if (h := helper_call(args))]
+        # One merge request per source branch, checked before anything is pushed or deployed.
+        assert (helpers[0] == ["only-change-request"]) == (kind == "branch")
+        state = [h for h in helpers if h[0] == "dbt-state"]
+        if not hybrid:
+            # Install and package with no secret in the child's environment, then dg plus deploy.
+            for target in ("install", "package"):
+                line = next(a for a in calls if "make" in a and a[a.index("make") + 1] == target)
+                make = line.index("make")
+                assert line[make - 5 : make] == [
+                    "env",
+                    "-u",
+                    "DAGSTER_CLOUD_API_TOKEN",
+                    "-u",
+                    "GITLAB_API_TOKEN",
+                ]
+            assert [args[3] for args in deploy] == ["start", "build-and-push", "finish"]
+            build = deploy[1]
+            assert option(build, "--agent-type") == "serverless"
+            assert (option(build, "--build-strategy"), option(build, "--pex-build-method")) == (
+                "python-executable",
+                "local",
+            )
+            export = tools[tools.index(build) - 1]
+            assert export[:2] == ["uv", "export"] and "--no-dev" in export
+            assert "services" not in jobs[name]
+            assert jobs[name]["cache"] == {**jobs["test"]["cache"], "policy": "pull"}
+            if kind == "full":
+                assert state == [["dbt-state", "publish", "--file", "dbt_project/target/manifest.json"]]
+                assert calls[-2] == ["dg", "plus", "deploy", "finish"] and helper_call(calls[-1]) == state[0]
+            else:  # fetched, then packaged (no secret) before the build
+                assert state == [["dbt-state", "fetch", "--output", "dbt_project/state/manifest.json"]]
+                fetch = next(i for i, args in enumerate(calls) if helper_call(args) == state[0])
+                assert "package" in calls[fetch + 1] and "DAGSTER_CLOUD_API_TOKEN" in calls[fetch + 1]
+            continue
+        # Hybrid: docker and the pinned CLI only (no install, no build, no cache); the archive
+        # build_image made is tagged and pushed, and deployed by its digest.
+        assert [args[3] for args in deploy] == ["start", "finish"]
+        assert not any("make" in args or "$VENV/bin" in " ".join(args) for args in calls)
+        assert "cache" not in jobs[name] and "services" in jobs[name]
+        registry, tag, user, password = (
+            (
+                "PRODUCTION_REGISTRY",
+                "prod-$CI_COMMIT_SHA",
+                "PRODUCTION_REGISTRY_USER",
+                "PRODUCTION_REGISTRY_PASSWORD",
+            )
+            if kind == "full"
+            else (
+                "BRANCH_REGISTRY",
+                "mr-$CI_MERGE_REQUEST_IID-$CI_COMMIT_SHA",
+                "CI_REGISTRY_USER",
+                "CI_REGISTRY_PASSWORD",
+            )
         )
-        assert ("services" in jobs[name]) == (deployment_type == "hybrid")
-        (manifest,) = [i for i, args in enumerate(calls) if args[:5] == MANAGE_MANIFEST]
-        assert option(calls[manifest], "--file") == "src/acme_data/dbt_project.py"
-        if kind == "full":
-            assert calls[manifest - 1] == ["dg", "plus", "deploy", "finish"]
-        else:  # fetched after `start`, then packaged (no secret) before the build
-            assert calls.index(start) < manifest < calls.index(build)
-            assert "package" in calls[manifest + 1] and "DAGSTER_CLOUD_API_TOKEN" in calls[manifest + 1]
+        docker = [args[args.index("docker") :] for args in calls if "docker" in args]
+        assert docker == [
+            ["docker", "tag", "$loaded", f"${registry}:{tag}"],
+            ["docker", "login", f"${{{registry}%%/*}}", "--username", f"${user}", "--password-stdin"],
+            ["docker", "push", f"${registry}:{tag}"],
+            ["docker", "logout", f"${{{registry}%%/*}}"],
+        ]
+        login = next(args for args in calls if "login" in args)
+        assert login[:2] == ["echo", f"${password}"]
+        script = "\n".join(flatten(jobs[name]["script"]))
+        assert f'grep -m1 "^${registry}@"' in script  # the pushed digest, not the tag
+        assert ["set-image", "--image", "$IMAGE", "--registry", f"${registry}"] in helpers
+        set_image = next(i for i, args in enumerate(calls) if (helper_call(args) or [""])[0] == "set-image")
+        push = calls.index(docker[2])
+        start_at, finish_at = (i for i, args in enumerate(tools) if args[:3] == ["dg", "plus", "deploy"])
+        assert push < start_at < set_image < finish_at
+        assert state == ([["dbt-state", "publish", "--file", "manifest.json"]] if kind == "full" else [])
+    if hybrid:
+        # build_image: the change's Dockerfile, no environment (no scoped variable), no login.
+        assert "environment" not in jobs["build_image"]
+        build_calls = calls_of("build_image")
+        assert [args[:2] for args in build_calls] == [
+            ["docker", "build"],
+            ["docker", "save"],
+            ["docker", "run"],
+        ]
+        assert option(build_calls[0], "--file") == "Dockerfile"
+        copy = build_calls[2]
+        assert copy[-2:] == [">", "manifest.json"] and 'find_spec("acme_data")' in copy[copy.index("-c") + 1]
+        assert "python3." not in "\n".join(flatten(jobs["build_image"]["script"]))
+        assert jobs["build_image"]["artifacts"]["paths"] == ["image.tar", "manifest.json"]
+        assert "cache" not in jobs["build_image"]
+        # branch_state: production's state for the image, with the branch token (pinned CLI).
+        assert [pinned_tool(a) for a in calls_of("branch_state")][1:] == [  # after the uv install
+            [
+                "python",
+                "ci/dagster_plus.py",
+                "dbt-state",
+                "fetch",
+                "--output",
+                "dbt_project/state/manifest.json",
+            ]
+        ]
+        assert jobs["branch_state"]["environment"] == {
+            "name": "branch/$CI_COMMIT_REF_NAME",
+            "action": "prepare",
+        }
+        assert jobs["branch_state"]["artifacts"]["paths"] == ["dbt_project/state/"]
+        build_yaml = yaml.safe_load((project / "build.yaml").read_text())
+        assert (
+            ci["variables"]["PRODUCTION_REGISTRY"]
+            == build_yaml["registry"]
+            == ("registry.gitlab.com/acme/acme_data-production")
+        )
+        assert ci["variables"]["BRANCH_REGISTRY"] == "$CI_REGISTRY_IMAGE/branches"
+    else:
+        assert not {"build_image", "branch_state"} & set(jobs)
+        assert "PRODUCTION_REGISTRY" not in ci["variables"]
 
     # The Dagster+ jobs, through ci/dagster_plus.py (fails unless the run succeeds).
     def helpers(name: str) -> list[list[str]]:
         return [h for line in flatten(jobs[name]["script"]) for a in commands(line) if (h := helper_call(a))]
 
-    assert helpers("deploy_branch") == [["branch-deployment", "--output", "deploy.env"]]
+    assert helpers("deploy_branch") == [
+        ["only-change-request"],
+        ["set-image", "--image", "$IMAGE", "--registry", "$BRANCH_REGISTRY"]
+        if hybrid
+        else ["dbt-state", "fetch", "--output", "dbt_project/state/manifest.json"],
+        ["branch-deployment", "--output", "deploy.env"],
+    ]
     keep = [] if reclone == "yes" else ["--keep-clone-unless", "fresh-clone"]
     assert helpers("clone_prod") == [["launch", "clone_prod", "--output", "clone.env", *keep]]
     assert helpers("slim_build") == [["launch", "dbt_slim_branch_build"]]
@@ -523,8 +821,7 @@ def test_gitlab_ci_schema_and_lifecycle_wiring(cookies: Any, deployment_type: st
     # Caches: uv's download cache keyed on uv.lock, never .venv; deploy jobs only read it.
     assert jobs["test"]["cache"] == {"key": {"files": ["uv.lock"]}, "paths": [".cache/uv/"]}
     assert ci["variables"]["UV_CACHE_DIR"] == "$CI_PROJECT_DIR/.cache/uv"
-    for name in ("deploy_production", "deploy_branch"):
-        assert jobs[name]["cache"] == {**jobs["test"]["cache"], "policy": "pull"}
+    # (deploy jobs: serverless only reads it, hybrid's use none; asserted above)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import zipfile
@@ -150,6 +151,46 @@ def test_image_holds_no_source_tree_and_loads_its_definitions(
         hybrid_image, ["dagster", "definitions", "validate", "-m", f"{SLUG}.definitions"], tmp_path
     )
     assert "Validation successful" in result.stdout + result.stderr
+
+
+def ci_manifest_commands(tmp_path: Path) -> dict[str, str]:
+    """The Python each CI's build-image job runs in the image to copy its packaged manifest out."""
+    import yaml
+
+    found = {}
+    github = bake_into(tmp_path / "github", dagster_plus_deployment_type="hybrid")
+    workflow = yaml.safe_load((github / ".github/workflows/ci.yml").read_text())
+    (step,) = [
+        s for s in workflow["jobs"]["build-image"]["steps"] if "MANIFEST_OF_THE_PACKAGE" in s.get("env", {})
+    ]
+    assert 'python code-location:build -c "$MANIFEST_OF_THE_PACKAGE" > manifest.json' in step["run"]
+    found["github"] = step["env"]["MANIFEST_OF_THE_PACKAGE"]
+    gitlab = bake_into(tmp_path / "gitlab", dagster_plus_deployment_type="hybrid", ci_provider="gitlab")
+    script = yaml.safe_load((gitlab / ".gitlab-ci.yml").read_text())["build_image"]["script"]
+    (line,) = [shlex.split(line) for line in script if "manifest.json" in line and "docker run" in line]
+    assert line[line.index("-c") + 2 :] == [">", "manifest.json"]
+    found["gitlab"] = line[line.index("-c") + 1]
+    return found
+
+
+def test_ci_copies_the_packaged_manifest_out_of_the_image(
+    hybrid_image: EmulatedImage, tmp_path: Path
+) -> None:
+    """build-image / build_image ask the image's own Python where the package is: the same bytes
+    for every supported Python version (no site-packages path written into the CI file)."""
+    packaged = in_image(hybrid_image, ["python", "-c", f"import {SLUG}; print({SLUG}.__file__)"], tmp_path)
+    manifest = Path(packaged.stdout.strip()).parent / "dbt_project" / "target" / "manifest.json"
+    for provider, command in ci_manifest_commands(tmp_path).items():
+        venv_python = hybrid_image.path("/opt/dagster/venv/bin/python")
+        copied = subprocess.run(
+            [str(venv_python), "-c", command],
+            cwd=tmp_path,
+            env=clean_env(),
+            capture_output=True,
+            timeout=300,
+        )
+        assert copied.returncode == 0, (provider, copied.stderr[-3000:])
+        assert copied.stdout == manifest.read_bytes(), provider
 
 
 @pytest.mark.parametrize("hybrid_image", PYTHON_VERSIONS[:1], indirect=True)  # one full run

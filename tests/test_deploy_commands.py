@@ -382,54 +382,57 @@ def locked_versions(project: Path) -> dict[str, str]:
 def test_github_production_publishes_dbt_state_and_branch_deploys_fetch_it(
     github_project: tuple[Path, str], standin: DagsterPlusStandIn, tmp_path: Path
 ) -> None:
-    """The pinned CLI's `dg plus integrations dbt manage-manifest`, run from the workflow's own
-    steps: before any production deploy a branch gets no state (a warning, not a failure); the
-    production deploy publishes its manifest; the next branch deploy fetches exactly those
-    bytes into dbt_project/state/ and packages them for the branch deployment."""
+    """ci/dagster_plus.py dbt-state, run from the workflow's own steps with the pinned CLI:
+    before any production deploy a branch gets no state (a warning, not a failure); the
+    production deploy publishes the manifest it packaged, under a key naming only the code
+    location (not the runner's checkout path); the next branch deploy fetches exactly those bytes
+    into dbt_project/state/ and packages them for the branch deployment."""
     project, head_sha = github_project
     state = project / "dbt_project" / "state" / "manifest.json"
     packaged = project / "src" / "acme_data" / "dbt_project" / "state" / "manifest.json"
     shutil.rmtree(state.parent, ignore_errors=True)
-    branch_steps = ("Start the deploy session", "Fetch production's dbt state", "Package again")
+    branch_steps = ("Fetch production's dbt state", "Install and package the project")
 
-    def prepared(job: GitHubJob, statedir: str) -> GitHubJob:
-        """The session's environment stands in for the skipped install step (make install)."""
+    def prepared(job: GitHubJob) -> GitHubJob:
+        """The session's environment stands in for the skipped install line (make install)."""
         job.env["PATH"] = f"{venv_bin()}{os.pathsep}{job.env['PATH']}"
         job.env["VENV"] = str(venv_bin().parent)
-        job.env["DAGSTER_BUILD_STATEDIR"] = str(tmp_path / statedir)
         return job
 
     def branch_deploy() -> list[StepResult]:
-        job = prepared(GitHubJob(project, standin, "pull_request", pull_request(head_sha)), "branch")
-        results = job.run("deploy-branch", only=branch_steps)
+        job = prepared(GitHubJob(project, standin, "pull_request", pull_request(head_sha)))
+        results = job.run("deploy-branch", only=branch_steps, skip=INSTALLED_BY_THE_SESSION)
         assert [r.name for r in results] == [
-            "Start the deploy session (creates or updates the branch deployment)",
             "Fetch production's dbt state (the manifest production last published)",
-            "Package again, with production's state (no secret in this step)",
+            "Install and package the project, with production's state (no secret in this step)",
         ]
         for result in results:
             assert result.returncode == 0, f"{result.name}:\n{result.output[-4000:]}"
         return results
 
     # No production deploy yet: nothing to fetch; the deploy goes on without state.
-    _, fetch, _ = branch_deploy()
+    fetch, _ = branch_deploy()
     assert "No production dbt state yet" in fetch.output
     assert not state.exists() and not packaged.exists()
 
-    # The production deploy (main): start, then publish the manifest (the build and finish are
-    # test_github_hybrid_production_deploy_...'s; here only the state matters).
+    # The production deploy (main): package, then publish the manifest (the build and finish are
+    # test_github_serverless_branch_deploy_...'s; here only the state matters).
     production = prepared(
-        GitHubJob(project, standin, "push", github_event(event_name="push", repository=REPO)), "prod"
+        GitHubJob(project, standin, "push", github_event(event_name="push", repository=REPO))
     )
     production.context["github"]["sha"] = head_sha
     production.env["GITHUB_SHA"] = head_sha
-    for result in production.run(
-        "deploy-production", only=("Start the deploy session", "Publish the deployed dbt manifest")
-    ):
+    results = production.run(
+        "deploy-production",
+        only=("Install and package the project", "Publish the deployed dbt manifest"),
+        skip=INSTALLED_BY_THE_SESSION,
+    )
+    assert len(results) == 2
+    for result in results:
         assert result.returncode == 0, f"{result.name}:\n{result.output[-4000:]}"
     manifest = project / "dbt_project" / "target" / "manifest.json"
     (key,) = standin.artifacts
-    assert key == str(project / "dbt_project" / "state" / "manifest.json")  # the CLI's key: state_path
+    assert key == "dbt-state/acme_data/manifest.json"  # the same on every runner and checkout path
     published = standin.artifacts[key]
     assert published == manifest.read_bytes()
 
@@ -438,6 +441,7 @@ def test_github_production_publishes_dbt_state_and_branch_deploys_fetch_it(
     assert state.read_bytes() == published == packaged.read_bytes()
     assert standin.artifact_gets == [key, key]
     assert {r.token for r in standin.requests} == {standin.token}
+    shutil.rmtree(state.parent)
 
 
 @pytest.mark.parametrize("outcome", ["SUCCESS", "FAILURE"])
@@ -531,8 +535,10 @@ def test_github_serverless_branch_deploy_builds_uploads_and_deploys_a_pex(
     }
     assert location["git"]["url"] == f"https://github.com/{REPO}/tree/{head_sha}"
     assert location["git"]["commit_hash"] == head_sha
-    # Every Dagster+ call carried the token given to exactly these steps.
-    assert {r.token for r in standin.requests} == {standin.token}
+    # Every Dagster+ call carried the token given to exactly these steps; the code host (the
+    # head branch's open pull requests) saw the job token only.
+    assert {r.token for r in standin.requests if r.operation != "code-host"} == {standin.token}
+    assert {r.token for r in standin.requests if r.operation == "code-host"} == {standin.code_host_token}
 
     # The dependencies are exactly uv.lock's versions (the step exports the lock for the build).
     uploads = standin.upload_dir
@@ -818,60 +824,143 @@ def test_gitlab_close_without_api_token_asks_git_whether_the_branch_was_merged(
     assert result.stdout.strip().endswith(f"{expected}.")
 
 
-# --- GitHub: the hybrid production deploy (Docker recorded, not run) --------------------------
+# --- GitHub: the hybrid image build and deploys (Docker emulated, not run) --------------------
 
 # No container engine runs here (the Dockerfile itself is followed step by step in
-# test_deploy_artifacts.py). This stand-in for the `docker` CLI records each command line and
-# succeeds, so the deploy job's own steps run to the end and show what they ask Docker to do.
-DOCKER_RECORDER = """#!/bin/sh
+# test_deploy_artifacts.py). This stand-in for the `docker` CLI records each command line (and
+# what `login` reads on stdin) and answers as Docker would: `save` writes the archive, `load`
+# names the image, `inspect` prints the pushed repository's digest, and `run ... python -c CODE`
+# runs CODE with the Python that has the project installed (the image's, in CI).
+DOCKER_STANDIN = """#!/bin/sh
 printf '%s\\n' "$*" >> "$DOCKER_RECORD"
+case "$1" in
+  save) printf 'image archive' > "$3" ;;
+  load) echo "Loaded image: code-location:build" ;;
+  login) printf 'stdin %s\\n' "$(cat)" >> "$DOCKER_RECORD" ;;
+  inspect) ref="$4"; echo "${ref%:*}@sha256:$DOCKER_DIGEST" ;;
+  run) while [ "$1" != "-c" ]; do shift; done; exec "$IMAGE_PYTHON" -c "$2" ;;
+esac
 """
+DIGEST = "4" * 64
 
 
-def test_github_hybrid_production_deploy_builds_the_dockerfile_and_deploys_its_image(
-    tmp_path: Path, standin: DagsterPlusStandIn, generated_venv: Path
-) -> None:
+@pytest.fixture(scope="module")
+def github_hybrid_project(tmp_path_factory: pytest.TempPathFactory, generated_venv: Path) -> tuple[Path, str]:
     from cookiecutter.main import cookiecutter
 
+    out = tmp_path_factory.mktemp("deploy-github-hybrid")
     context = {**GITHUB, "dagster_plus_deployment_type": "hybrid"}
-    project = Path(
-        cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=str(tmp_path), extra_context=context)
-    )
+    project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=str(out), extra_context=context))
     head_sha = commit_all(project, "main")
     install_project(project)
+    return project, head_sha
+
+
+@pytest.mark.parametrize("event_name", ["push", "pull_request"])
+def test_github_hybrid_builds_without_secrets_then_pushes_and_deploys_the_digest(
+    github_hybrid_project: tuple[Path, str], tmp_path: Path, event_name: str
+) -> None:
+    """The workflow's own steps, for a push to main and for a pull request: build-image (docker
+    build, save, and the packaged manifest copied out, all with no secret), then the deploy job:
+    docker loads, tags and pushes the archive to its registry with its own credential, and the
+    pinned CLI (`uv run --no-project --with ...`, from PyPI, not the project's venv) starts the
+    session, records the pushed digest and finishes; production then publishes the manifest."""
+    project, head_sha = github_hybrid_project
+    production = event_name == "push"
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
     shim = tmp_path / "shim"
     shim.mkdir()
-    (shim / "docker").write_text(DOCKER_RECORDER)
+    (shim / "docker").write_text(DOCKER_STANDIN)
     (shim / "docker").chmod(0o755)
     record = tmp_path / "docker.log"
-
-    event = github_event(event_name="push", repository=REPO)
-    job = GitHubJob(project, standin, "push", event)
-    job.context["github"]["sha"] = head_sha
-    job.env.update(GITHUB_SHA=head_sha, DOCKER_RECORD=str(record), VENV=str(venv_bin().parent))
-    job.env["PATH"] = f"{shim}{os.pathsep}{venv_bin()}{os.pathsep}{job.env['PATH']}"
-    assert job.runs("deploy-production") and not job.runs("deploy-branch")
-
-    results = job.run("deploy-production", skip=INSTALLED_BY_THE_SESSION)
-    for result in results:
-        assert result.returncode == 0, f"{result.name}:\n{result.output[-6000:]}"
-
-    login, build, push = (line.split() for line in record.read_text().splitlines())
-    registry = yaml.safe_load((project / "build.yaml").read_text())["registry"]
-    assert login[:2] == ["login", "ghcr.io"]
-    assert build[:2] == ["build", str(project)] and build[build.index("-f") + 1] == str(
-        project / "Dockerfile"
+    registry_secrets = {
+        "PRODUCTION_REGISTRY_USERNAME": "prod-bot",
+        "PRODUCTION_REGISTRY_TOKEN": "prod-registry-pw",
+    }
+    # The manifest the Dockerfile packages (`python -m acme_data.dbt_project package`).
+    subprocess.run(
+        ["make", "package", f"VENV={venv_bin().parent}"],
+        cwd=project,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PATH": f"{venv_bin()}{os.pathsep}{os.environ['PATH']}"},
     )
-    image = build[build.index("-t") + 1]
-    assert image.startswith(f"{registry}:acme_data-") and push == ["push", image]
+    with serve(DagsterPlusStandIn(agent_type="HYBRID", upload_dir=uploads)) as standin:
+        event = (
+            github_event(event_name="push", repository=REPO)
+            if production
+            else pull_request(head_sha, action="opened")
+        )
+
+        def job_for() -> GitHubJob:
+            job = GitHubJob(project, standin, event_name, event)
+            job.context["secrets"].update(registry_secrets)
+            job.context["github"]["sha"] = head_sha
+            job.env.update(
+                GITHUB_SHA=head_sha,
+                DOCKER_RECORD=str(record),
+                DOCKER_DIGEST=DIGEST,
+                IMAGE_PYTHON=str(venv_bin() / "python"),
+                DAGSTER_BUILD_STATEDIR=str(tmp_path / "dg-build-state"),
+            )
+            job.env["PATH"] = f"{shim}{os.pathsep}{job.env['PATH']}"
+            return job
+
+        build_job = job_for()
+        deploy = "deploy-production" if production else "deploy-branch"
+        assert (
+            build_job.runs("deploy-production") == production
+            and build_job.runs("deploy-branch") != production
+        )
+        (build,) = build_job.run("build-image")
+        assert build.returncode == 0, build.output[-6000:]
+        packaged = project / "src" / "acme_data" / "dbt_project" / "target" / "manifest.json"
+        assert (project / "manifest.json").read_bytes() == packaged.read_bytes()
+        assert (project / "image.tar").is_file()
+        # The build held nothing: no request reached Dagster+ or the code host.
+        assert standin.requests == []
+        built = record.read_text().splitlines()
+        record.unlink()
+        assert [line.split()[0] for line in built] == ["build", "save", "run"]
+
+        results = job_for().run(deploy)
+        for result in results:
+            assert result.returncode == 0, f"{result.name}:\n{result.output[-6000:]}"
+
+    registry = yaml.safe_load((project / "build.yaml").read_text())["registry"]
+    target = f"{registry}:prod-{head_sha}" if production else f"{registry}-branches:pr-{PR_NUMBER}-{head_sha}"
+    host = registry.split("/")[0]
+    user, password = ("prod-bot", "prod-registry-pw") if production else ("octocat", standin.code_host_token)
+    assert record.read_text().splitlines() == [
+        "load --quiet --input image.tar",
+        f"tag code-location:build {target}",
+        f"login {host} --username {user} --password-stdin",
+        f"stdin {password}",
+        f"push {target}",
+        f"logout {host}",
+        f"inspect --format {{{{range .RepoDigests}}}}{{{{println .}}}}{{{{end}}}} {target}",
+    ]
+    image = f"{target.rsplit(':', 1)[0]}@sha256:{DIGEST}"
     (deployed,) = standin.deployed_documents
     (location,) = deployed["locations"]
-    assert deployed["deployment"] == "prod" and location["image"] == image
+    assert location["image"] == image  # by digest: a tag pushed over later changes nothing
+    assert location["location_name"] == "acme_data"
     assert location["git"] == {
         **location["git"],
         "url": f"https://github.com/{REPO}/tree/{head_sha}",
         "commit_hash": head_sha,
     }
-    assert standin.branch_deployments == {}  # a production deploy makes no branch deployment
-    # The hybrid build talks to Docker only: the token went to start and finish.
-    assert {r.token for r in standin.requests} == {standin.token}
+    dagster_plus = {r.token for r in standin.requests if r.operation != "code-host"}
+    assert dagster_plus == {standin.token}
+    if production:
+        assert deployed["deployment"] == "prod" and standin.branch_deployments == {}
+        assert standin.artifacts == {"dbt-state/acme_data/manifest.json": packaged.read_bytes()}
+    else:
+        (branch,) = standin.branch_deployments.values()
+        assert (branch.pull_request_number, branch.commit_hash) == (str(PR_NUMBER), head_sha)
+        assert deployed["deployment"] == branch.name and standin.artifacts == {}
+        # The open-pulls check went to the code host with the job token.
+        assert {r.token for r in standin.requests if r.operation == "code-host"} == {standin.code_host_token}
+    for name in ("manifest.json", "image.tar"):
+        (project / name).unlink()

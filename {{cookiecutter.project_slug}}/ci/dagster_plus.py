@@ -17,6 +17,20 @@ environment CI sets (see docs/branch-deployments.md):
         Mark the branch deployment MERGED or CLOSED (nothing to do if there is none).
     python ci/dagster_plus.py comment
         Post or update one comment on the pull/merge request with the links (no Dagster+ call).
+    python ci/dagster_plus.py only-change-request
+        Exit 1 with one line when another open pull/merge request has the same head branch:
+        Dagster+ keys a branch deployment (and so its clone) on repository and branch, so two
+        would share one and closing either would drop the other's clone.
+    python ci/dagster_plus.py dbt-state fetch --output FILE | publish --file FILE
+        Download (branch deploys) or upload (production) the production dbt manifest, stored in
+        Dagster+ under a key that does not depend on the runner's checkout path.
+    python ci/dagster_plus.py set-image --image REGISTRY@sha256:DIGEST --registry REGISTRY
+        Record a pushed image, by digest, as the build output of `dg plus deploy start`'s session,
+        so `dg plus deploy finish` deploys exactly those bytes (a tag can be pushed over later).
+
+None of these import the project or run its code: CI runs them with only the pinned Dagster+ CLI
+(`uv run --no-project --with dagster-cloud-cli==...`), in jobs that hold Dagster+ or registry
+credentials and never run `make install`, the tests or a build (docs/security.md).
 
 Why not `dagster-cloud job launch --wait`: in the pinned CLI it prints "Error: Run ... failed"
 and still exits 0, so a failed `clone_prod` or `drop_prod_clone` would leave CI green. And
@@ -33,10 +47,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -437,7 +453,135 @@ def clone_run_config(label: str | None) -> dict[str, Any]:
     return {"ops": {CLONE_OP: {"config": {"keep_existing": reason is None}}}}
 
 
+# --- one change request per branch deployment ----------------------------------------------------
+
+
+def other_open_change_requests(request: ChangeRequest) -> list[str]:
+    """Other open pull/merge requests whose head is this one's branch (same repository)."""
+    if provider() == "github":
+        repository = require_env("GITHUB_REPOSITORY")
+        owner = repository.split("/")[0]
+        headers = {
+            "Authorization": f"Bearer {require_env('GITHUB_TOKEN')}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        }
+        query = urllib.parse.urlencode(
+            {"state": "open", "head": f"{owner}:{request.branch_name}", "per_page": "100"}
+        )
+        url = f"{require_env('GITHUB_API_URL').rstrip('/')}/repos/{repository}/pulls?{query}"
+        pulls = http_json("GET", url, headers) or []
+        return [f"#{pull['number']}" for pull in pulls if str(pull["number"]) != request.number]
+    # GitLab lists the branch's open merge requests itself (`path!iid`, at most four).
+    listed = os.environ.get("CI_OPEN_MERGE_REQUESTS", "")
+    references = [item.strip() for item in listed.split(",") if item.strip()]
+    return [ref for ref in references if ref.rpartition("!")[2] != request.number]
+
+
+def shared_branch_message(request: ChangeRequest, others: list[str]) -> str:
+    return (
+        f"branch {request.branch_name!r} is the head of other open pull/merge requests too "
+        f"({', '.join(others)}); Dagster+ keys branch deployments on the branch, so they would "
+        "share one branch deployment and clone: open one request per branch"
+    )
+
+
+# --- dbt state and images --------------------------------------------------------------------------
+
+
+def dbt_state_key() -> str:
+    """The manifest's artifact key: per code location, never a runner's absolute path (GitLab
+    runners check out under different folders, so a path-derived key would not be found)."""
+    return f"dbt-state/{require_env('CODE_LOCATION')}/manifest.json"
+
+
+def artifact_call(action: str, path: Path) -> None:
+    from dagster_cloud_cli.core import artifacts
+    from dagster_cloud_cli.core.headers.auth import DagsterCloudInstanceScope
+
+    call = artifacts.upload_artifact if action == "publish" else artifacts.download_artifact
+    try:
+        call(
+            url=dagster_plus_url(),
+            api_token=require_env("DAGSTER_CLOUD_API_TOKEN"),
+            scope=DagsterCloudInstanceScope.ORGANIZATION,
+            key=dbt_state_key(),
+            path=path,
+        )
+    except CiError:
+        raise
+    except Exception as error:  # requests' HTTP errors, a missing file
+        raise CiError(f"dbt state {action} ({dbt_state_key()}) failed: {error}") from error
+
+
+# Digest-pinned (`repository@sha256:<64 hex>`, as `docker inspect`'s RepoDigests print it): the
+# agent pulls exactly the bytes CI pushed, whatever is pushed over a tag afterwards.
+IMAGE_BY_DIGEST = re.compile(r"^(?P<repository>[^\s@]+)@sha256:[0-9a-f]{64}$")
+
+
+def statedir() -> Path:
+    """Where `dg plus deploy start` keeps its session: the pinned dg CLI's default, which is
+    /tmp on Unix whatever TMPDIR says (dagster_shared's get_system_temp_directory)."""
+    import tempfile
+
+    temp = tempfile.gettempdir() if sys.platform == "win32" else "/tmp"
+    return Path(os.environ.get("DAGSTER_BUILD_STATEDIR") or Path(temp) / "dg-build-state")
+
+
+def record_image(image: str, registry: str) -> list[str]:
+    match = IMAGE_BY_DIGEST.match(image)
+    if match is None:
+        raise CiError(f"{image!r} is not pinned by digest (expected REGISTRY@sha256:<64 hex>)")
+    if match.group("repository") != registry.rstrip("/"):
+        raise CiError(f"{image!r} is not in the registry this job may deploy from ({registry})")
+    from dagster_cloud_cli.commands.ci import state
+
+    store = state.FileStore(statedir=str(statedir()))
+    locations = store.list_selected_locations() if statedir().is_dir() else []
+    if not locations:
+        raise CiError(f"no deploy session in {statedir()}: run `dg plus deploy start` first")
+    for location in locations:
+        location.build_output = state.DockerBuildOutput(image=image)
+        store.save(location)
+    return [location.location_name for location in locations]
+
+
 # --- commands ----------------------------------------------------------------------------------
+
+
+def cmd_only_change_request(args: argparse.Namespace) -> int:
+    request = change_request(args.project_dir)
+    others = other_open_change_requests(request)
+    if others:
+        raise CiError(shared_branch_message(request, others))
+    print(f"Branch {request.branch_name!r} has one open request ({request.number}).")
+    return 0
+
+
+def cmd_dbt_state(args: argparse.Namespace) -> int:
+    if args.action == "publish":
+        path = Path(args.file)
+        if not path.is_file():
+            raise CiError(f"{path} does not exist: nothing to publish")
+        artifact_call("publish", path)
+        print(f"Published {path} as {dbt_state_key()}.")
+        return 0
+    path = Path(args.output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        artifact_call("fetch", path)
+    except CiError as error:
+        # Before the first production deploy there is none: a warning, the deploy goes on.
+        print(f"No production dbt state yet ({error}); dbt_slim_branch_build fails until there is.")
+        return 0
+    print(f"Fetched production's dbt state into {path}.")
+    return 0
+
+
+def cmd_set_image(args: argparse.Namespace) -> int:
+    for name in record_image(args.image, args.registry):
+        print(f"Location {name} deploys {args.image}.")
+    return 0
 
 
 def cmd_branch_deployment(args: argparse.Namespace) -> int:
@@ -455,6 +599,10 @@ def cmd_branch_deployment(args: argparse.Namespace) -> int:
 
 def cmd_launch(args: argparse.Namespace) -> int:
     request = change_request(args.project_dir)
+    if args.job == "drop_prod_clone" and (others := other_open_change_requests(request)):
+        # Closing one request must not drop the clone another open one still uses.
+        print(f"Not dropping the clone: {shared_branch_message(request, others)}.")
+        return 0
     deployment = find_branch_deployment(request)
     if deployment is None:
         if args.skip_without_branch_deployment:
@@ -479,6 +627,9 @@ def cmd_launch(args: argparse.Namespace) -> int:
 
 def cmd_close(args: argparse.Namespace) -> int:
     request = change_request(args.project_dir)
+    if others := other_open_change_requests(request):
+        print(f"Not closing the branch deployment: {shared_branch_message(request, others)}.")
+        return 0
     if find_branch_deployment(request) is None:
         print(f"Nothing to close: {missing_branch_deployment(request)}")
         return 0
@@ -555,6 +706,24 @@ def parser() -> argparse.ArgumentParser:
 
     close = commands.add_parser("close", help="mark the branch deployment MERGED or CLOSED")
     close.set_defaults(func=cmd_close)
+
+    only = commands.add_parser(
+        "only-change-request", help="fail if another open request has the same head branch"
+    )
+    only.set_defaults(func=cmd_only_change_request)
+
+    dbt_state = commands.add_parser("dbt-state", help="fetch or publish production's dbt manifest")
+    state_actions = dbt_state.add_subparsers(dest="action", required=True)
+    fetch = state_actions.add_parser("fetch", help="download it (branch deploys)")
+    fetch.add_argument("--output", required=True, help="where to write manifest.json")
+    publish = state_actions.add_parser("publish", help="upload it (production deploys)")
+    publish.add_argument("--file", required=True, help="the deployed manifest.json")
+    dbt_state.set_defaults(func=cmd_dbt_state)
+
+    set_image = commands.add_parser("set-image", help="deploy an image by digest in this session")
+    set_image.add_argument("--image", required=True, help="REGISTRY@sha256:DIGEST")
+    set_image.add_argument("--registry", required=True, help="the registry the image must be in")
+    set_image.set_defaults(func=cmd_set_image)
 
     comment = commands.add_parser("comment", help="comment the links on the pull/merge request")
     comment.add_argument("--values", help="KEY=value file written by --output")

@@ -181,3 +181,49 @@ def test_gitlab_clone_lifecycle_follows_the_label_and_the_manual_job(
     monkeypatch.setenv("FRESH_CLONE", fresh)
     config = ci.clone_run_config("fresh-clone")
     assert config["ops"]["clone_production_database"]["config"]["keep_existing"] is keep
+
+
+def test_set_image_deploys_only_a_digest_from_its_registry(
+    ci: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tag can be pushed over after CI pushed it; a digest cannot."""
+    monkeypatch.setenv("DAGSTER_BUILD_STATEDIR", str(tmp_path / "no-session"))
+    digest = "sha256:" + "a" * 64
+    with pytest.raises(ci.CiError, match="is not pinned by digest"):
+        ci.record_image("registry.example.com/acme/prod:prod-abc", "registry.example.com/acme/prod")
+    with pytest.raises(ci.CiError, match="not in the registry this job may deploy from"):
+        ci.record_image(
+            f"registry.example.com/acme/prod-branches@{digest}", "registry.example.com/acme/prod"
+        )
+    with pytest.raises(ci.CiError, match="no deploy session"):
+        ci.record_image(
+            f"registry.example.com/acme/prod@{digest}", "registry.example.com/acme/prod"
+        )
+
+
+def test_gitlab_refuses_a_second_merge_request_from_one_branch(
+    ci: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_ACTION", raising=False)
+    monkeypatch.setenv("GITLAB_CI", "true")
+    request = ci.ChangeRequest("acme_data", "feature", "abc", 0.0, "7", "", "", "", "", "", "OPEN")
+    monkeypatch.setenv("CI_OPEN_MERGE_REQUESTS", "acme/acme_data!7")
+    assert ci.other_open_change_requests(request) == []
+    monkeypatch.setenv("CI_OPEN_MERGE_REQUESTS", "acme/acme_data!7,acme/acme_data!9")
+    assert ci.other_open_change_requests(request) == ["acme/acme_data!9"]
+    assert "(acme/acme_data!9)" in ci.shared_branch_message(request, ["acme/acme_data!9"])
+
+
+def test_set_image_looks_for_the_session_where_dg_keeps_it(
+    ci: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pinned dg CLI's default session folder, also when TMPDIR points elsewhere."""
+    import tempfile
+
+    from dagster_dg_cli.cli.plus.deploy.commands import DEFAULT_STATEDIR_PATH
+
+    monkeypatch.delenv("DAGSTER_BUILD_STATEDIR", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert ci.statedir() == Path(DEFAULT_STATEDIR_PATH)
+    monkeypatch.setenv("DAGSTER_BUILD_STATEDIR", str(tmp_path / "session"))
+    assert ci.statedir() == tmp_path / "session"
