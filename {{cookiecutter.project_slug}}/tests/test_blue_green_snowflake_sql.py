@@ -37,7 +37,12 @@ class Recorder:
 
     def __init__(self, tables: dict[str, list[str]]) -> None:
         self.tables = tables  # schema -> base tables information_schema reports
-        self.sent: list[str] = []
+        self.sent: list[str] = []  # SQL, adapter calls and blue/green's own log lines, in order
+
+    def log(self, message: str, info: bool = False) -> str:
+        if message.startswith("blue/green: published "):  # what Dagster reads (publishing.py)
+            self.sent.append(f"<log {message}>")
+        return ""
 
     def run_query(self, sql: str) -> Any:
         sql = " ".join(sql.split())
@@ -78,7 +83,7 @@ def render_macros(recorder: Recorder, **context: Any) -> dict[str, Callable[...,
     }
     namespace: dict[str, Any] = {
         "return": dbt_return,
-        "log": lambda *_args, **_kwargs: "",
+        "log": recorder.log,
         "run_query": recorder.run_query,
         "target": SimpleNamespace(database=DATABASE, name="branch_deployment"),
         "api": SimpleNamespace(Relation=SimpleNamespace(create=relation)),
@@ -110,6 +115,7 @@ def test_prepare_clones_green_into_blue() -> None:
 def test_promote_swaps_every_blue_table_into_green() -> None:
     recorder = Recorder({"analytics_blue": ["author_activity", "story_rankings"]})
     render_macros(recorder)["snowflake__blue_green_promote_schema"]("analytics", "analytics_blue")
+    # Each table is logged as published only after its swap was sent (and did not raise).
     assert recorder.sent == [
         sql
         for table in ("author_activity", "story_rankings")
@@ -117,6 +123,7 @@ def test_promote_swaps_every_blue_table_into_green() -> None:
             f"create table if not exists {DATABASE}.analytics.{table} "
             f"clone {DATABASE}.analytics_blue.{table}",
             f"alter table {DATABASE}.analytics.{table} swap with {DATABASE}.analytics_blue.{table}",
+            f"<log blue/green: published analytics.{table}>",
         )
     ]
 
@@ -161,3 +168,29 @@ def test_run_end_promotes_only_when_every_node_passed(statuses: list[str], promo
     swaps = [sql for sql in recorder.sent if " swap with " in sql]
     expected = f"alter table {DATABASE}.analytics.story_rankings swap with {DATABASE}.analytics_blue.story_rankings"
     assert swaps == ([expected] if promoted else [])
+
+
+@pytest.mark.parametrize(
+    ("selected", "refreshed"),
+    [
+        # A run building the mart refreshes its blue before building into it.
+        (["model.p.story_rankings"], True),
+        # A run testing the mart alone (a slim build after a change to the test's macro) reads
+        # blue: refreshed from green first, so it tests what consumers read, not what a failed
+        # run or (after a swap) the previous generation left in blue.
+        (["test.p.non_negative_score"], True),
+        # A run neither building nor reading a published model leaves blue alone.
+        (["model.p.stg_stories"], False),
+    ],
+)
+def test_prepare_refreshes_blue_for_the_marts_a_run_builds_or_reads(
+    selected: list[str], refreshed: bool
+) -> None:
+    context = run_end_context(["success", "success", "pass"])
+    for node in context["graph"]["nodes"].values():
+        parents = ["model.p.story_rankings"] if node["resource_type"] == "test" else []
+        node["depends_on"] = {"nodes": parents}
+    recorder = Recorder({"analytics_blue": ["story_rankings"]})
+    render_macros(recorder, selected_resources=selected, **context)["blue_green_prepare"]()
+    clone = f"create or replace schema {DATABASE}.analytics_blue clone {DATABASE}.analytics"
+    assert (clone in recorder.sent) is refreshed

@@ -102,8 +102,9 @@ def test_slim_build_builds_the_changes_and_their_children_and_defers_the_rest(
     )
     assert first.results == {changed_test: "pass"}
     compiled = next((first.target_dir / "compiled").rglob("non_negative_story_rankings_score.sql"))
-    # Production's mart (the manifest's relation: with blue/green publishing, its _blue schema).
-    assert f'from "{prod_database}"."analytics' in compiled.read_text()
+    # Production's published mart: with blue/green publishing too, never its _blue schema
+    # (test_blue_green.py shows a poisoned production blue is not read).
+    assert f'from "{prod_database}"."analytics"."story_rankings"' in compiled.read_text()
     assert not {t for t in tables(tmp_path / "b1.duckdb") if not t.startswith("hackernews.")}
 
     # Then a model as well: it and everything downstream of it are built, nothing else.

@@ -33,7 +33,7 @@ def test_branch_deployment_without_production_state_fails_clearly(
     branch_environment: str, tmp_path: Path
 ) -> None:
     message = failure(run({"state_dir": str(tmp_path / "state")}))
-    assert "no production dbt state:" in message and "manage-manifest" in message
+    assert "no production dbt state:" in message and "dbt-state fetch" in message
 
 
 def test_outside_a_branch_deployment_it_refuses_unless_asked() -> None:

@@ -4,8 +4,19 @@
   They build into "<green>_blue". on-run-start refreshes blue from green, so a run selecting
   only some marts still publishes a complete, consistent set; on-run-end promotes blue to green
   only when every node of the run succeeded or passed (exposures, which build nothing, report
-  no-op). Consumers read green and never see a half-built or failing mart. Runs that select no
-  published model leave both schemas alone.
+  no-op). Consumers read green and never see a half-built or failing mart. Runs that neither
+  select nor read a published model leave both schemas alone.
+
+  Outside a run, blue may hold a failed run's unpublished tables or (Snowflake, after a swap) the
+  previous generation, so nothing may read it then: on-run-start also refreshes blue for the
+  published models the run only reads (the parents of what it selected, e.g. a mart whose test
+  alone changed), and slim builds defer to production's published schema, not its blue
+  (utils/dbt_state.published_state). Either is done without overriding `ref`, which would turn
+  dbt's static parser off for every model.
+
+  Each table promoted is logged as "blue/green: published <green>.<table>" (BLUE_GREEN_PUBLISHED
+  in defs/dbt/publishing.py): Dagster records a published model's materialization only on that
+  line, so a failed or partial promotion records none.
 -#}
 
 {% macro blue_green_schemas(unique_ids) -%}
@@ -21,9 +32,46 @@
     {{ return(pairs) }}
 {%- endmacro %}
 
+{% macro blue_green_assert_safe(pairs) -%}
+    {#- Refuse to reset or promote a published schema (or its blue twin) that anything but a
+        published model lives in: a source's raw tables there would be dropped by the reset and
+        swapped by the promotion. The template refuses such answers when it bakes; this holds
+        for a team's own sources and configs too. -#}
+    {%- set schemas = [] -%}
+    {%- for green, blue in pairs -%}
+        {%- do schemas.extend([green | lower, blue | lower]) -%}
+    {%- endfor -%}
+    {%- set residents = [] -%}
+    {%- for node in graph.sources.values() | list + graph.nodes.values() | list -%}
+        {%- set published = node.resource_type == 'model' and node.schema.endswith('_blue') -%}
+        {%- if node.resource_type in ('source', 'seed', 'snapshot', 'model') and not published
+              and (node.schema | lower) in schemas
+              and (node.database | lower) == (target.database | lower) -%}
+            {%- do residents.append(node.unique_id ~ ' (' ~ node.schema ~ ')') -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if residents -%}
+        {{ exceptions.raise_compiler_error(
+            'blue/green: refusing to reset or promote ' ~ (schemas | join(', '))
+            ~ ': they hold more than published models: ' ~ (residents | join(', '))
+            ~ '. Move these out of the published schemas and their _blue twins.') }}
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro blue_green_prepare() -%}
     {%- if execute and flags.WHICH in ('run', 'build') -%}
-        {%- for green, blue in blue_green_schemas(selected_resources) -%}
+        {%- do blue_green_assert_safe(blue_green_schemas(graph.nodes.keys() | list)) -%}
+        {#- What the run builds, and what those nodes read: a selected test of a mart, or a model
+            downstream of one, reads blue, refreshed here from green. -#}
+        {%- set involved = [] -%}
+        {%- for unique_id in selected_resources -%}
+            {%- do involved.append(unique_id) -%}
+            {%- set node = graph.nodes.get(unique_id) -%}
+            {%- if node and node.depends_on -%}
+                {%- do involved.extend(node.depends_on.nodes) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- for green, blue in blue_green_schemas(involved) -%}
             {%- do log('blue/green: refreshing ' ~ blue ~ ' from ' ~ green, info=true) -%}
             {%- do adapter.dispatch('blue_green_clone_schema')(green, blue) -%}
         {%- endfor -%}
@@ -51,6 +99,11 @@
             {%- endfor -%}
         {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+{% macro blue_green_log_published(green, table) -%}
+    {#- After the statements promoting `table` succeeded: what Dagster reads as "published". -#}
+    {%- do log('blue/green: published ' ~ (green | lower) ~ '.' ~ (table | lower), info=true) -%}
 {%- endmacro %}
 
 {%- macro blue_green_tables(schema) -%}
@@ -117,6 +170,7 @@
             'create table if not exists ' ~ g ~ ' clone ' ~ b,
             'alter table ' ~ g ~ ' swap with ' ~ b,
         ]) -%}
+        {%- do blue_green_log_published(green, table) -%}
     {%- endfor -%}
 {%- endmacro %}
 
@@ -143,5 +197,6 @@
             'drop table if exists ' ~ g,
             'alter table ' ~ g ~ '__promoting rename to ' ~ table,
         ]) -%}
+        {%- do blue_green_log_published(green, table) -%}
     {%- endfor -%}
 {%- endmacro %}

@@ -2,8 +2,8 @@
 
 Production state is the ``manifest.json`` production deployed. Each production deploy publishes
 it to Dagster+ and each branch deploy fetches it into ``dbt_project/state/`` before packaging,
-with the pinned CLI's own command (``dg plus integrations dbt manage-manifest``, which reads
-``DbtProject(state_path=...)`` in ``dbt_project.py``). A slim build then runs
+with ``ci/dagster_plus.py dbt-state publish|fetch`` (the pinned Dagster+ CLI only). A slim build
+then runs
 
     dbt build --select state:modified+ --defer --state dbt_project/state
 
@@ -16,7 +16,13 @@ On DuckDB (CI, laptops) there is no shared production warehouse, so :func:`duckd
 builds into a fresh file, attaches the "production" file under the database name production's
 manifest gives its relations, and copies production's raw source tables into the fresh file
 (what a clone of production gives a branch deployment): a deferred parent is then read from the
-production file for real. ``python -m <package>.utils.dbt_state ci`` is CI's use of it: the pull
+production file for real.
+
+With blue/green publishing production's manifest names where its marts are *built*,
+``<schema>_blue``, which holds a failed run's unpublished candidate or, on Snowflake after a
+swap, the previous generation. :func:`published_state` is the manifest a slim build defers to
+instead: the same, with every published model at its published relation (``<schema>``).
+``python -m <package>.utils.dbt_state ci`` is CI's use of it: the pull
 request's base commit, built in full on DuckDB, is production; docs/branch-deployments.md says
 what that does and does not prove.
 """
@@ -39,6 +45,7 @@ import duckdb
 import yaml
 
 from .. import settings
+from .dbt_translator import published_relation
 
 STATE_DIR_NAME = "state"
 SLIM_SELECTION = "state:modified+"
@@ -59,7 +66,7 @@ def require_production_state(state_dir: Path) -> Path:
     if not manifest.is_file():
         raise MissingProductionStateError(
             f"no production dbt state: {manifest} does not exist. Branch deploys fetch it with "
-            "`dg plus integrations dbt manage-manifest` once a production deploy has published "
+            "`ci/dagster_plus.py dbt-state fetch` once a production deploy has published "
             "one (docs/branch-deployments.md); until then build in full instead"
         )
     return manifest
@@ -69,6 +76,35 @@ def slim_build_args(state_dir: Path) -> list[str]:
     """``dbt build`` of what changed against ``state_dir``, deferring the rest to it."""
     require_production_state(state_dir)
     return ["build", "--select", SLIM_SELECTION, "--defer", "--state", str(state_dir)]
+
+
+def published_state(state_dir: Path, into: Path) -> Path:
+    """``into``, holding ``state_dir``'s manifest with each model published blue/green moved to
+    its published relation (schema and ``relation_name``): what ``--defer`` then reads.
+
+    Only where the node lives changes, not its config: ``state:modified`` compares configured
+    (unrendered) schemas, so nothing counts as modified for it."""
+    manifest = read_manifest(require_production_state(state_dir))
+    for node in manifest["nodes"].values():
+        relation = published_relation(node)
+        if relation is None:
+            continue
+        blue = str(node["schema"])
+        node["schema"] = relation.schema
+        name = node.get("relation_name")
+        if name:
+            # database.schema.identifier, quoted ("local"."analytics_blue"."x", DuckDB) or not
+            # (PRODUCTION.analytics_blue.x, Snowflake): the schema part only.
+            for quote_char in ('"', ""):
+                part = f".{quote_char}{blue}{quote_char}."
+                if part in name:
+                    node["relation_name"] = name.replace(
+                        part, f".{quote_char}{relation.schema}{quote_char}.", 1
+                    )
+                    break
+    into.mkdir(parents=True, exist_ok=True)
+    (into / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return into
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
@@ -203,10 +239,11 @@ def duckdb_slim_build(
         Path(profiles_dir, "profiles.yml").write_text(
             yaml.safe_dump(duckdb_profile(profile, branch, production, production_database))
         )
+        deferred = published_state(state_dir, Path(profiles_dir) / "state")
         completed = subprocess.run(
             [
                 dbt,
-                *slim_build_args(state_dir),
+                *slim_build_args(deferred),
                 "--project-dir",
                 str(project_dir),
                 "--profiles-dir",

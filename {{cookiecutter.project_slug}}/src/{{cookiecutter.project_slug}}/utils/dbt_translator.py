@@ -9,7 +9,7 @@ production's unless the node names its own (a source declared in ``RAW`` is ``ra
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
@@ -90,6 +90,10 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
             # Its SQL and every macro it uses (utils/code_versions.py), not its SQL alone.
             replacements["code_version"] = self._code_versions[id(manifest)].code_version(props)
             extra = dict(spec.metadata)
+            published = published_relation(props)
+            if published is not None:
+                # dagster-dbt names where dbt builds it (<schema>_blue); consumers read green.
+                extra["dagster/table_name"] = published.published
             if self._physical_database:
                 database, schema, name = production_location(props, None)
                 # A model with a database of its own lives there in every deployment.
@@ -104,6 +108,47 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
                 replacements["owners"] = sorted({*spec.owners, *owners})
         self._specs[memo] = spec.replace_attributes(**replacements)
         return self._specs[memo]
+
+
+BLUE_SUFFIX = "_blue"
+
+
+class BlueGreenRelation(NamedTuple):
+    """A model published blue/green: dbt builds it into ``<schema>_blue``
+    (macros/generate_schema_name.sql); consumers read ``<schema>``, where the on-run-end hook
+    promotes it (macros/blue_green/)."""
+
+    database: str
+    schema: str
+    table: str
+
+    @property
+    def built(self) -> str:
+        """``database.<schema>_blue.table``: where the run builds and tests it."""
+        return f"{self.database}.{self.schema}{BLUE_SUFFIX}.{self.table}"
+
+    @property
+    def published(self) -> str:
+        """``database.schema.table``: what consumers read."""
+        return f"{self.database}.{self.schema}.{self.table}"
+
+    @property
+    def promoted_as(self) -> str:
+        """``schema.table`` (lower case), as the hook logs it once promoted."""
+        return f"{self.schema}.{self.table}".lower()
+
+
+def published_relation(props: Mapping[str, Any]) -> BlueGreenRelation | None:
+    """The blue/green relation of a dbt node, or None: the macros' own rule, a model (not
+    ephemeral: it has no table) whose schema ends in ``_blue``."""
+    schema = str(props.get("schema") or "")
+    materialized = (props.get("config") or {}).get("materialized")
+    if props.get("resource_type") != "model" or materialized == "ephemeral":
+        return None
+    if not schema.endswith(BLUE_SUFFIX):
+        return None
+    table = str(props.get("alias") or props["name"])
+    return BlueGreenRelation(str(props.get("database") or ""), schema[: -len(BLUE_SUFFIX)], table)
 
 
 def parse_default_database(manifest: Mapping[str, Any]) -> str | None:

@@ -1,7 +1,10 @@
 """What every dbt definition shares: the translator for this deployment, partitions, run tags."""
 
 import functools
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -9,6 +12,7 @@ from ...dbt_project import dbt_project
 from ...utils.dbt_args import PARTITIONS_START_DATE
 from ...utils.dbt_translator import ProjectDbtTranslator
 from ...utils.environment import Warehouse, get_database_for_environment, get_warehouse
+from .publishing import publishes_blue_green
 
 DAILY_PARTITIONS = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START_DATE, timezone="UTC")
 
@@ -21,6 +25,10 @@ RETRY_TAGS = {
 }
 
 SNAPSHOTS_POOL = "dbt-snapshots"
+# Every dbt step that may select a blue/green model: its on-run-start drops and refills
+# <schema>_blue, so a second one overlapping would rebuild blue under the first one's tests and
+# promotion. dagster.yaml (default_limit: 1) or `dagster instance concurrency set` makes it one.
+BLUE_GREEN_POOL = "dbt-blue-green"
 
 
 @functools.cache
@@ -37,6 +45,23 @@ def build_translator() -> ProjectDbtTranslator:
     if get_warehouse() is Warehouse.DUCKDB:
         return _translator(None)
     return _translator(get_database_for_environment())
+
+
+@functools.lru_cache(maxsize=1)  # the latest parse only: dg dev re-parses in one process
+def _manifest(path: str, version: int) -> Mapping[str, Any]:
+    manifest: Mapping[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+    return manifest
+
+
+def blue_green_pool(incremental: bool | None = None) -> str | None:
+    """``BLUE_GREEN_POOL`` for a dbt step that can select a model published blue/green (among
+    incremental models only, the others only, or any: ``incremental``), else None (no pool).
+    No manifest yet: None, and dagster-dbt then says how to make one."""
+    path = dbt_project.manifest_path
+    if not path.exists():
+        return None
+    manifest = _manifest(str(path), path.stat().st_mtime_ns)
+    return BLUE_GREEN_POOL if publishes_blue_green(manifest, incremental) else None
 
 
 def once_per_translator(

@@ -14,7 +14,8 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from ...dbt_project import dbt_project
 from ...utils.dbt_args import INCREMENTAL_SELECT, partitioned_build_args
 from ...utils.dbt_translator import ProjectDbtTranslator
-from .common import DAILY_PARTITIONS, once_per_translator, present
+from .common import DAILY_PARTITIONS, blue_green_pool, once_per_translator, present
+from .publishing import stream_published
 
 
 @once_per_translator
@@ -29,14 +30,17 @@ def build_partitioned_models(translator: ProjectDbtTranslator) -> dg.AssetsDefin
         partitions_def=DAILY_PARTITIONS,
         backfill_policy=dg.BackfillPolicy.single_run(),
         name="dbt_partitioned_models",
+        # Only if an incremental model is published blue/green (publishing.py).
+        pool=blue_green_pool(incremental=True),
     )
     def dbt_partitioned_models(
         context: dg.AssetExecutionContext, dbt: DbtCliResource
     ) -> Iterator[Any]:
         window = context.partition_time_window
-        yield from dbt.cli(
-            partitioned_build_args(window.start, window.end), context=context
-        ).stream()
+        invocation = dbt.cli(
+            partitioned_build_args(window.start, window.end), context=context, raise_on_error=False
+        )
+        yield from stream_published(invocation)
 
     return dbt_partitioned_models
 
