@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 from pathlib import Path
 
 import dagster as dg
@@ -39,7 +40,16 @@ def dbt_processes(pgid: int) -> list[str]:
     return [p for p in group_processes(pgid) if re.search(r"/dbt (build|run|snapshot)\b", p)]
 
 
-def assert_stopped_cleanly(output: str, code: int, signum: signal.Signals, home: Path) -> None:
+def assert_stopped_cleanly(
+    process: subprocess.Popen[str], log_path: Path, signum: signal.Signals, home: Path
+) -> None:
+    """make run, sent ``signum``, exits in time and non-zero, leaving no process, no lock and
+    no run after the interrupted one."""
+    code, seconds = wait_for_exit(process, DEADLINE)
+    print(f"make run exited {code} {seconds:.1f} s after the signal")
+    assert not dbt_processes(process.pid), "dbt outlived make run"
+    wait_until(lambda: not group_processes(process.pid), DEADLINE, "every process gone")
+    output = log_path.read_text()
     assert code != 0, output
     assert "succeeded" not in output, output
     assert f"INTERRUPTED by {signum.name}" in output, output
@@ -77,11 +87,7 @@ def test_ctrl_c_while_a_dbt_step_starts(tmp_path: Path) -> None:
             "a dbt step preparing dbt",
         )
         os.killpg(process.pid, signal.SIGINT)
-        code, seconds = wait_for_exit(process, DEADLINE)
-        print(f"make run exited {code} {seconds:.1f} s after the signal")
-        assert not dbt_processes(process.pid), "dbt outlived make run"
-        wait_until(lambda: not group_processes(process.pid), DEADLINE, "every process gone")
-        assert_stopped_cleanly(log_path.read_text(), code, signal.SIGINT, tmp_path / "home")
+        assert_stopped_cleanly(process, log_path, signal.SIGINT, tmp_path / "home")
     finally:
         kill_group(process)
 
@@ -99,10 +105,6 @@ def test_sigterm_to_a_background_make_run_while_dbt_builds(tmp_path: Path) -> No
             "dbt building models",
         )
         process.send_signal(signal.SIGTERM)
-        code, seconds = wait_for_exit(process, DEADLINE)
-        print(f"make run exited {code} {seconds:.1f} s after the signal")
-        assert not dbt_processes(process.pid), "dbt outlived make run"
-        wait_until(lambda: not group_processes(process.pid), DEADLINE, "every process gone")
-        assert_stopped_cleanly(log_path.read_text(), code, signal.SIGTERM, tmp_path / "home")
+        assert_stopped_cleanly(process, log_path, signal.SIGTERM, tmp_path / "home")
     finally:
         kill_group(process)
