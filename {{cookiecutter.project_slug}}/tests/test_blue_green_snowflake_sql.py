@@ -28,6 +28,14 @@ class MacroReturn(Exception):  # dbt's own name for this control flow
         self.value = value
 
 
+class CompilationError(Exception):
+    """What dbt's ``exceptions.raise_compiler_error`` raises."""
+
+
+def raise_compiler_error(message: str) -> None:
+    raise CompilationError(message)
+
+
 def dbt_return(value: Any) -> None:
     raise MacroReturn(value)
 
@@ -83,6 +91,7 @@ def render_macros(recorder: Recorder, **context: Any) -> dict[str, Callable[...,
     }
     namespace: dict[str, Any] = {
         "return": dbt_return,
+        "exceptions": SimpleNamespace(raise_compiler_error=raise_compiler_error),
         "log": recorder.log,
         "run_query": recorder.run_query,
         "target": SimpleNamespace(database=DATABASE, name="branch_deployment"),
@@ -128,8 +137,9 @@ def test_promote_swaps_every_blue_table_into_green() -> None:
     ]
 
 
-def run_end_context(statuses: list[str]) -> dict[str, Any]:
-    """on-run-end of a `dbt build` whose nodes ended with ``statuses`` (one mart among them)."""
+def run_end_context(statuses: list[str], raw_schema: str = "hackernews") -> dict[str, Any]:
+    """on-run-end of a `dbt build` whose nodes ended with ``statuses`` (one mart among them),
+    its source's raw tables in ``raw_schema``."""
     nodes = [
         {
             "unique_id": "model.p.story_rankings",
@@ -143,10 +153,20 @@ def run_end_context(statuses: list[str]) -> dict[str, Any]:
             "schema": "analytics_blue",
         },
     ]
+    source = {
+        "unique_id": "source.p.hackernews.stories",
+        "resource_type": "source",
+        "schema": raw_schema,
+    }
+    for node in [*nodes, source]:
+        node["database"] = DATABASE
     return {
         "execute": True,
         "flags": SimpleNamespace(WHICH="build"),
-        "graph": {"nodes": {node["unique_id"]: node for node in nodes}},
+        "graph": {
+            "nodes": {node["unique_id"]: node for node in nodes},
+            "sources": {source["unique_id"]: source},
+        },
         "results": [
             {"node": node, "status": status} for node, status in zip(nodes, statuses, strict=True)
         ],
@@ -194,3 +214,19 @@ def test_prepare_refreshes_blue_for_the_marts_a_run_builds_or_reads(
     render_macros(recorder, selected_resources=selected, **context)["blue_green_prepare"]()
     clone = f"create or replace schema {DATABASE}.analytics_blue clone {DATABASE}.analytics"
     assert (clone in recorder.sent) is refreshed
+
+
+@pytest.mark.parametrize("raw_schema", ["analytics_blue", "ANALYTICS"])
+def test_prepare_refuses_published_schemas_holding_raw_tables(raw_schema: str) -> None:
+    """Raw tables in a published schema or its blue twin: the reset would drop them, the swap
+    would trade them. Refused before any statement is sent (on DuckDB: test_blue_green.py)."""
+    context = run_end_context(["success", "success", "pass"], raw_schema=raw_schema)
+    for node in context["graph"]["nodes"].values():
+        node["depends_on"] = {"nodes": []}
+    recorder = Recorder({"analytics_blue": ["story_rankings"]})
+    macros = render_macros(recorder, selected_resources=["model.p.story_rankings"], **context)
+    with pytest.raises(
+        CompilationError, match="refusing to reset or promote analytics, analytics_blue"
+    ):
+        macros["blue_green_prepare"]()
+    assert recorder.sent == []
