@@ -65,6 +65,10 @@ LONGEST_FIRST = (
     "test_platform_health_superset.py",
 )
 DEFAULT_CONTEXT: dict[str, Any] = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
+# How long a whole generated suite (or the CI job running it) may take before it counts as hung:
+# a guard against hangs, not a budget, so about six times the longest measured here (the GitLab
+# project's CI job, about 10 minutes on an idle 2-core machine, 14 on a busy one).
+SUITE_TIMEOUT = 3600
 
 # Every supported combination of choice options (cookiecutter-django style ids).
 SUPPORTED_COMBINATIONS: list[dict[str, str]] = [

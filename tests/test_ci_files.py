@@ -23,6 +23,7 @@ from conftest import (
     GENERATED_COMMAND_ENV,
     GENERATED_VENV,
     GITLAB,
+    SUITE_TIMEOUT,
     assert_pytest_summary_all_passed,
     bake,
     run,
@@ -867,7 +868,7 @@ def test_gitlab_test_job_runs_for_real(gitlab_ci_local: Path, gitlab_project: Pa
         gitlab_project,
         # The pinned uv is next to this interpreter (the job installs it only when missing).
         env={"PATH": f"{gitlab_ci_local}:{venv_bin()}:{Path(tool('uv')).parent}:{SYSTEM_PATH}"},
-        timeout=1500,
+        timeout=SUITE_TIMEOUT,
         check=False,
     )
     output = result.stdout + result.stderr

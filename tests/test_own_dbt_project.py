@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import assert_pytest_summary_all_passed, run, venv_bin
+from conftest import SUITE_TIMEOUT, assert_pytest_summary_all_passed, run, venv_bin
 
 SLUG = "acme_data"
 FILES = {
@@ -221,6 +221,6 @@ def test_make_run_builds_it_and_the_ui_shows_exactly_that(own_project: Path, gen
 @pytest.mark.slow
 @pytest.mark.usefixtures("mypy_cache")
 def test_the_generated_suite_and_lint_pass_on_it(own_project: Path, generated_venv: Path) -> None:
-    result = run(["make", f"VENV={generated_venv}", "test"], cwd=own_project, timeout=1500)
+    result = run(["make", f"VENV={generated_venv}", "test"], cwd=own_project, timeout=SUITE_TIMEOUT)
     assert_pytest_summary_all_passed(result.stdout, at_least=60)
     run(["make", f"VENV={generated_venv}", "lint"], cwd=own_project)
