@@ -343,6 +343,19 @@ def http_json(method: str, url: str, headers: Mapping[str, str], body: Any = Non
         raise CiError(f"{method} {url} failed: {error.reason}") from error
 
 
+def github_api() -> tuple[str, dict[str, str]]:
+    """This repository's REST API URL and the headers that authenticate as the job."""
+    repository = (
+        f"{require_env('GITHUB_API_URL').rstrip('/')}/repos/{require_env('GITHUB_REPOSITORY')}"
+    )
+    headers = {
+        "Authorization": f"Bearer {require_env('GITHUB_TOKEN')}",
+        "Accept": "application/vnd.github+json",
+        "X-GitHub-Api-Version": "2022-11-28",
+    }
+    return repository, headers
+
+
 def gitlab_api() -> tuple[str, dict[str, str]] | None:
     """Base URL and headers for this merge request, or None without GITLAB_API_TOKEN."""
     token = os.environ.get("GITLAB_API_TOKEN", "").strip()
@@ -459,18 +472,12 @@ def clone_run_config(label: str | None) -> dict[str, Any]:
 def other_open_change_requests(request: ChangeRequest) -> list[str]:
     """Other open pull/merge requests whose head is this one's branch (same repository)."""
     if provider() == "github":
-        repository = require_env("GITHUB_REPOSITORY")
-        owner = repository.split("/")[0]
-        headers = {
-            "Authorization": f"Bearer {require_env('GITHUB_TOKEN')}",
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": "2022-11-28",
-        }
+        repo, headers = github_api()
+        owner = require_env("GITHUB_REPOSITORY").split("/")[0]
         query = urllib.parse.urlencode(
             {"state": "open", "head": f"{owner}:{request.branch_name}", "per_page": "100"}
         )
-        url = f"{require_env('GITHUB_API_URL').rstrip('/')}/repos/{repository}/pulls?{query}"
-        pulls = http_json("GET", url, headers) or []
+        pulls = http_json("GET", f"{repo}/pulls?{query}", headers) or []
         return [f"#{pull['number']}" for pull in pulls if str(pull["number"]) != request.number]
     # GitLab lists the branch's open merge requests itself (`path!iid`, at most four).
     listed = os.environ.get("CI_OPEN_MERGE_REQUESTS", "")
@@ -648,14 +655,7 @@ def cmd_comment(args: argparse.Namespace) -> int:
     if provider() == "github":
         event = json.loads(Path(require_env("GITHUB_EVENT_PATH")).read_text(encoding="utf-8"))
         number = event["pull_request"]["number"]
-        repo = (
-            f"{require_env('GITHUB_API_URL').rstrip('/')}/repos/{require_env('GITHUB_REPOSITORY')}"
-        )
-        headers = {
-            "Authorization": f"Bearer {require_env('GITHUB_TOKEN')}",
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": "2022-11-28",
-        }
+        repo, headers = github_api()
         ci_url = f"{require_env('GITHUB_SERVER_URL')}/{require_env('GITHUB_REPOSITORY')}/actions/runs/{require_env('GITHUB_RUN_ID')}"
         body = comment_body(values, event["pull_request"]["head"]["sha"], ci_url)
         comments = f"{repo}/issues/{number}/comments"

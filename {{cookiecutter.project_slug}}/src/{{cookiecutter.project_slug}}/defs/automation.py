@@ -10,7 +10,6 @@
 """
 
 import contextlib
-import json
 import warnings
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Set
@@ -19,11 +18,10 @@ from typing import Any
 
 import dagster as dg
 
-from ..dbt_project import dbt_project
 from ..utils.automation import freshness_for, source_freshness
 from ..utils.dbt_translator import asset_key_for, group_for, parse_default_database
 from ..utils.environment import Environment, get_environment
-from .dbt.common import present
+from .dbt.common import load_manifest, present
 from .dbt.models import build_dbt_models
 from .dbt.partitioned import build_partitioned_models
 from .dbt.snapshots import build_dbt_snapshots
@@ -111,7 +109,7 @@ def dbt_definitions() -> list[dg.AssetsDefinition]:
 def defs() -> dg.Definitions:
     production = get_environment() is Environment.PROD
     status = dg.DefaultSensorStatus.RUNNING if production else dg.DefaultSensorStatus.STOPPED
-    manifest = json.loads(dbt_project.manifest_path.read_text())
+    manifest = load_manifest()
     dbt_keys = {key for definition in dbt_definitions() for key in definition.keys}
     checks = [
         *window_freshness_checks(dbt_freshness_windows(manifest, dbt_keys)),

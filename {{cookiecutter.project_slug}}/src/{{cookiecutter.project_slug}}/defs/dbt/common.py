@@ -53,15 +53,19 @@ def _manifest(path: str, version: int) -> Mapping[str, Any]:
     return manifest
 
 
+def load_manifest(path: Path = dbt_project.manifest_path) -> Mapping[str, Any]:
+    """The parsed manifest, read once per version of the file for every module that loads the
+    definitions from it (read-only: it is shared)."""
+    return _manifest(str(path), path.stat().st_mtime_ns)
+
+
 def blue_green_pool(incremental: bool | None = None) -> str | None:
     """``BLUE_GREEN_POOL`` for a dbt step that can select a model published blue/green (among
     incremental models only, the others only, or any: ``incremental``), else None (no pool).
     No manifest yet: None, and dagster-dbt then says how to make one."""
-    path = dbt_project.manifest_path
-    if not path.exists():
+    if not dbt_project.manifest_path.exists():
         return None
-    manifest = _manifest(str(path), path.stat().st_mtime_ns)
-    return BLUE_GREEN_POOL if publishes_blue_green(manifest, incremental) else None
+    return BLUE_GREEN_POOL if publishes_blue_green(load_manifest(), incremental) else None
 
 
 def once_per_translator(

@@ -1,6 +1,5 @@
 """Jobs and schedules running dbt: hourly tests, daily partitions, daily models and snapshots."""
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from dagster_dbt import DbtCliResource
 from ... import settings
 from ...dbt_project import dbt_project
 from ...utils.dbt_args import HOURLY_TESTS_TAG, hourly_test_args
-from .common import RETRY_TAGS, present
+from .common import RETRY_TAGS, load_manifest, present
 from .models import build_dbt_models
 from .partitioned import build_partitioned_models
 from .snapshots import build_dbt_snapshots
@@ -56,7 +55,7 @@ def dbt_hourly_tests_job() -> None:
 
 def has_hourly_tests(manifest_path: Path = dbt_project.manifest_path) -> bool:
     """Whether any dbt test carries the hourly tag (else there is nothing to schedule)."""
-    manifest = json.loads(manifest_path.read_text())
+    manifest = load_manifest(manifest_path)
     return any(
         node["resource_type"] == "test" and HOURLY_TESTS_TAG in node.get("tags", [])
         for node in manifest["nodes"].values()
