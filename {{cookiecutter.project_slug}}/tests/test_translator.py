@@ -7,6 +7,7 @@ import dagster as dg
 from {{ cookiecutter.project_slug }} import settings
 from {{ cookiecutter.project_slug }}.utils.dbt_translator import (
     ProjectDbtTranslator,
+    valid_group_name,
 )
 
 PROD = settings.PRODUCTION_DATABASE.lower()
@@ -50,6 +51,8 @@ def synthetic_manifest() -> dict[str, Any]:
         model("overridden", ["staging"], meta={"dagster_group": "custom", "owner": ["team:core"]}),
         model("aliased", [], alias="Real_Name"),
         model("keyed", ["staging"], meta={"dagster": {"asset_key": ["elsewhere", "keyed"]}}),
+        model("hyphenated", ["Core-Marts", "daily"]),
+        model("grouped", ["staging"], group="Finance & Ops"),
     ]
 
     def source(source_name: str, name: str, database: str, schema: str) -> dict[str, Any]:
@@ -105,6 +108,23 @@ def test_synthetic_manifest_rules() -> None:
     assert by_id["model.p.aliased"].key == dg.AssetKey([PROD, "analytics", "real_name"])
     assert by_id["model.p.aliased"].group_name == "default"
     assert by_id["model.p.keyed"].key == dg.AssetKey(["elsewhere", "keyed"])
+    # Folder and dbt group names of any spelling, as valid Dagster group names.
+    assert by_id["model.p.hyphenated"].group_name == "Core_Marts"
+    assert by_id["model.p.grouped"].group_name == "Finance___Ops"
+
+
+def test_group_names_of_any_spelling_become_valid_and_stable() -> None:
+    cases = {
+        "jaffle-data": "jaffle_data",
+        "Core Marts": "Core_Marts",
+        "données": "donnees",
+        "2024.reports": "2024_reports",
+        "--": "default",
+        "marts": "marts",
+    }
+    for name, expected in cases.items():
+        assert valid_group_name(name) == expected
+        assert dg.AssetSpec("x", group_name=valid_group_name(name)).group_name == expected
 
 
 def test_keys_follow_the_database_a_node_lives_in() -> None:

@@ -24,6 +24,9 @@ from {{ cookiecutter.project_slug }}.resources import ProjectDbtCliResource, dbt
 # of the manifest. The state goes into a build; the rest never does (the manifest is copied alone).
 GENERATED_FOLDERS = ("target", "logs", "dbt_packages", "state")
 LOCAL_ARTIFACTS = ("target", "logs", ".user.yml", "*.duckdb", "*.duckdb.wal", "__pycache__")
+# What `dbt deps` reads, and where it installs the packages.
+PACKAGE_FILES = ("packages.yml", "dependencies.yml", "package-lock.yml")
+PACKAGES_FOLDER = "dbt_packages"
 # The files dbt reads to build its manifest (the Makefile's `manifest` target lists the same).
 SOURCE_SUFFIXES = (".sql", ".yml", ".yaml", ".csv", ".md")
 
@@ -40,6 +43,21 @@ def source_mtimes(project_dir: Path) -> Iterator[int]:
                 yield os.stat(os.path.join(root, name)).st_mtime_ns
 
 
+def packages_need_install(project_dir: Path) -> bool:
+    """True when the project declares dbt packages and ``dbt_packages/`` is missing or older
+    than a package file (``packages.yml``, ``dependencies.yml``, ``package-lock.yml``): ``dbt
+    deps`` always asks the package hub, so it runs only then, and a SQL edit re-parses offline."""
+    declared = [project_dir / name for name in PACKAGE_FILES[:2] if (project_dir / name).exists()]
+    if not declared:
+        return False
+    installed = project_dir / PACKAGES_FOLDER
+    if not installed.is_dir():
+        return True
+    files = [*declared, project_dir / PACKAGE_FILES[2]]
+    newest = max(path.stat().st_mtime_ns for path in files if path.exists())
+    return newest > installed.stat().st_mtime_ns
+
+
 def manifest_is_stale(project: DbtProject) -> bool:
     """True when there is no manifest or a dbt source changed after it was written."""
     if not project.manifest_path.exists():
@@ -49,7 +67,7 @@ def manifest_is_stale(project: DbtProject) -> bool:
 
 
 class ProjectPreparer(DagsterDbtProjectPreparer):
-    """dagster-dbt's preparer (``dbt deps`` if the project has packages, then ``dbt parse``), run
+    """dagster-dbt's preparer (``dbt deps`` when packages changed, then ``dbt parse``), run
     with this project's dbt resource: the variables runs hand dbt (``utils.environment``) are set
     at parse time too, so dbt's partial parsing survives into every run instead of "Unable to do
     partial parsing because profile has changed"; and no ``dbt --version`` (offline, one process
@@ -66,9 +84,10 @@ class ProjectPreparer(DagsterDbtProjectPreparer):
             target=project.target,
             dbt_executable=dbt_executable(),
         )
-        dependency_files = ("packages.yml", "dependencies.yml")
-        if any((Path(project.project_dir) / name).exists() for name in dependency_files):
+        if packages_need_install(Path(project.project_dir)):
             dbt.cli(["deps", "--quiet"], target_path=project.target_path).wait()
+            # Installed now: later parses skip `dbt deps` until a package file changes again.
+            os.utime(Path(project.project_dir) / PACKAGES_FOLDER)
         dbt.cli(["parse", "--quiet"], target_path=project.target_path).wait()
 
 

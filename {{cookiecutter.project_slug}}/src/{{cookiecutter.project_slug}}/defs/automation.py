@@ -22,7 +22,7 @@ from ..utils.automation import freshness_for, source_freshness
 from ..utils.dbt_translator import asset_key_for, group_for, parse_default_database
 from ..utils.environment import Environment, get_environment
 from .dbt.common import load_manifest, present
-from .dbt.models import build_dbt_models
+from .dbt.models import regular_dbt_definitions
 from .dbt.partitioned import build_partitioned_models
 from .dbt.snapshots import build_dbt_snapshots
 
@@ -98,11 +98,10 @@ def source_freshness_checks(manifest: Mapping[str, Any]) -> list[dg.AssetChecksD
 
 def dbt_definitions() -> list[dg.AssetsDefinition]:
     """Every dbt definition this project has (built once, shared with defs/dbt)."""
-    return present(
-        build_dbt_models(),
-        build_partitioned_models(),
-        build_dbt_snapshots(),
-    )
+    return [
+        *regular_dbt_definitions(),
+        *present(build_partitioned_models(), build_dbt_snapshots()),
+    ]
 
 
 @dg.definitions

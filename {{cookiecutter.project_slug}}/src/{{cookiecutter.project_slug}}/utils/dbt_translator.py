@@ -1,4 +1,4 @@
-"""How dbt nodes become Dagster assets: one class, one method, every rule in one place.
+"""How dbt nodes become Dagster assets: one class, every rule in one place.
 
 Keys follow "key = where it lives in production": ``[<database>, <schema>, <name>]``, lower case,
 identical in LOCAL, BRANCH and PROD (only metadata points at the physical copy), so branch
@@ -8,6 +8,8 @@ production's unless the node names its own (a source declared in ``RAW`` is ``ra
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -65,6 +67,14 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
         known = self._keys.get(str(dbt_resource_props.get("unique_id")))
         return known if known is not None else asset_key_for(dbt_resource_props, None)
 
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        """``group_for`` (sources: none). Overridden, not replaced in ``get_asset_spec``:
+        dagster-dbt validates the group it computes (a dbt group's name as written) first."""
+        if dbt_resource_props["resource_type"] == "source":
+            return None
+        props = dbt_resource_props
+        return group_for(props, props.get("meta") or props.get("config", {}).get("meta") or {})
+
     def get_asset_spec(
         self,
         manifest: Mapping[str, Any],
@@ -84,7 +94,6 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
 
         replacements: dict[str, Any] = {}
         if props["resource_type"] != "source":
-            replacements["group_name"] = group_for(props, meta)
             # utils/automation.py: rebuilt on a code change or an off-schedule upstream update.
             replacements["automation_condition"] = automation_condition_for(props, meta)
             # Its SQL and every macro it uses (utils/code_versions.py), not its SQL alone.
@@ -196,9 +205,17 @@ def production_location(
 
 
 def group_for(props: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
-    """``meta.dagster_group``, then snapshots, then a known tag, then the models/ folder."""
+    """``meta.dagster_group``, then the dbt group, then snapshots, then a known tag, then the
+    models/ folder; always a valid Dagster group name (``valid_group_name``)."""
+    return valid_group_name(_group_source(props, meta))
+
+
+def _group_source(props: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
     if meta.get("dagster_group"):
         return str(meta["dagster_group"])
+    group = props.get("group") or (props.get("config") or {}).get("group")
+    if group:
+        return str(group)
     if props["resource_type"] == "snapshot":
         return SNAPSHOT_GROUP
     tags = props.get("tags") or []
@@ -208,6 +225,14 @@ def group_for(props: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
     fqn = props.get("fqn") or []
     # fqn is [project, folder, ..., name]; models straight under models/ have no folder.
     return str(fqn[1]) if len(fqn) > 2 else "default"
+
+
+def valid_group_name(name: str) -> str:
+    """A folder, tag or group name of any spelling as a Dagster group name (letters, digits and
+    ``_`` only), stable for a given name: accents dropped (``données`` -> ``donnees``), every
+    other character ``_`` (``jaffle-data`` -> ``jaffle_data``); ``default`` if nothing is left."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9_]", "_", ascii_name).strip("_") or "default"
 
 
 def owners_from_meta(meta: Mapping[str, Any]) -> list[str]:

@@ -12,6 +12,7 @@ from ...dbt_project import dbt_project
 from ...utils.dbt_args import PARTITIONS_START_DATE
 from ...utils.dbt_translator import ProjectDbtTranslator
 from ...utils.environment import Warehouse, get_database_for_environment, get_warehouse
+from ...utils.source_writers import merge_written_sources, writer_selection
 from .publishing import publishes_blue_green
 
 DAILY_PARTITIONS = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START_DATE, timezone="UTC")
@@ -57,6 +58,28 @@ def load_manifest(path: Path = dbt_project.manifest_path) -> Mapping[str, Any]:
     """The parsed manifest, read once per version of the file for every module that loads the
     definitions from it (read-only: it is shared)."""
     return _manifest(str(path), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=1)
+def _merged(path: str, version: int) -> Mapping[str, Any]:
+    return merge_written_sources(_manifest(path, version))
+
+
+def assets_manifest() -> Mapping[str, Any] | Path:
+    """What every ``@dbt_assets`` reads: the manifest with each source the project writes merged
+    into its writer (``utils/source_writers.py``); the path while there is none, so dagster-dbt
+    says how to make one."""
+    path = dbt_project.manifest_path
+    if not path.exists():
+        return path
+    return _merged(str(path), path.stat().st_mtime_ns)
+
+
+def source_writers_selection() -> str:
+    """dbt selection of the source-writers step (``writer_selection``); empty without one."""
+    if not dbt_project.manifest_path.exists():
+        return ""
+    return writer_selection(load_manifest())
 
 
 def blue_green_pool(incremental: bool | None = None) -> str | None:

@@ -11,7 +11,7 @@ from ... import settings
 from ...dbt_project import dbt_project
 from ...utils.dbt_args import HOURLY_TESTS_TAG, hourly_test_args
 from .common import RETRY_TAGS, load_manifest, present
-from .models import build_dbt_models
+from .models import regular_dbt_definitions
 from .partitioned import build_partitioned_models
 from .snapshots import build_dbt_snapshots
 
@@ -83,7 +83,7 @@ def defs() -> dg.Definitions:
                 daily_partitioned_job, hour_of_day=1, name="daily_partitioned_schedule"
             )
         )
-    regular = present(build_dbt_models(), build_dbt_snapshots())
+    regular = [*regular_dbt_definitions(), *present(build_dbt_snapshots())]
     if regular:
         dbt_models_job = dg.define_asset_job(
             "dbt_models_job",

@@ -14,7 +14,13 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from ...dbt_project import dbt_project
 from ...utils.dbt_args import INCREMENTAL_SELECT, partitioned_build_args
 from ...utils.dbt_translator import ProjectDbtTranslator
-from .common import DAILY_PARTITIONS, blue_green_pool, once_per_translator, present
+from .common import (
+    DAILY_PARTITIONS,
+    assets_manifest,
+    blue_green_pool,
+    once_per_translator,
+    present,
+)
 from .publishing import stream_published
 
 
@@ -23,7 +29,7 @@ def build_partitioned_models(translator: ProjectDbtTranslator) -> dg.AssetsDefin
     """Every incremental model, one daily partition (or range of them) a run."""
 
     @dbt_assets(
-        manifest=dbt_project.manifest_path,
+        manifest=assets_manifest(),
         project=dbt_project,
         select=INCREMENTAL_SELECT,
         dagster_dbt_translator=translator,

@@ -24,7 +24,6 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from ...dbt_project import dbt_project
 from ...utils.dbt_state import (
     MissingProductionStateError,
     production_state_dir,
@@ -32,7 +31,7 @@ from ...utils.dbt_state import (
     slim_build_args,
 )
 from ...utils.environment import Environment, get_environment
-from .common import blue_green_pool, build_translator
+from .common import assets_manifest, blue_green_pool, build_translator
 from .jobs import failed_results
 from .publishing import stream_published
 
@@ -72,7 +71,7 @@ def dbt_slim_build(
             raise dg.Failure(description=str(error)) from error
         invocation = dbt.cli(
             args,
-            manifest=dbt_project.manifest_path,
+            manifest=assets_manifest(),
             dagster_dbt_translator=build_translator(),
             raise_on_error=False,
         )

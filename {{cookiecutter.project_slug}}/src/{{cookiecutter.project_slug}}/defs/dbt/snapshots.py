@@ -13,7 +13,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from ...dbt_project import dbt_project
 from ...utils.dbt_args import SNAPSHOTS_SELECT, snapshot_args
 from ...utils.dbt_translator import ProjectDbtTranslator
-from .common import SNAPSHOTS_POOL, once_per_translator, present
+from .common import SNAPSHOTS_POOL, assets_manifest, once_per_translator, present
 
 
 @once_per_translator
@@ -21,7 +21,7 @@ def build_dbt_snapshots(translator: ProjectDbtTranslator) -> dg.AssetsDefinition
     """Every dbt snapshot, run by ``dbt snapshot``."""
 
     @dbt_assets(
-        manifest=dbt_project.manifest_path,
+        manifest=assets_manifest(),
         project=dbt_project,
         select=SNAPSHOTS_SELECT,
         dagster_dbt_translator=translator,
