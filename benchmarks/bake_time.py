@@ -16,6 +16,8 @@ from pathlib import Path
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("cookiecutter"))
+sys.path.insert(0, str(TEMPLATE_DIR / "scripts"))
+from template_snapshot import snapshot  # noqa: E402
 
 
 def median_bake_seconds(template: Path, runs: int) -> float:
@@ -36,7 +38,8 @@ def main() -> None:
         (root / "{{cookiecutter.name}}").mkdir()
         (root / "{{cookiecutter.name}}" / "README.md").write_text("{{ cookiecutter.name }}\n")
         baseline = median_bake_seconds(root, runs)
-    full = median_bake_seconds(TEMPLATE_DIR, runs)
+    with tempfile.TemporaryDirectory() as folder:  # what a clone holds: no build/ or .venv
+        full = median_bake_seconds(snapshot(Path(folder)), runs)
     print(f"one-file template: {baseline:.2f} s; this template: {full:.2f} s; ratio {full / baseline:.2f}x")
 
 

@@ -13,6 +13,7 @@ import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 ANSWERS_JSON = r"""
 {{ cookiecutter | jsonify }}
@@ -70,17 +71,17 @@ def remove_hybrid_files(project_dir: Path, deployment_type: str) -> None:
         remove_paths(project_dir, HYBRID_FILES)
 
 
-def remove_blue_green_files(project_dir: Path, blue_green_publishing: str) -> None:
+def remove_blue_green_files(project_dir: Path, blue_green_publishing: bool) -> None:
     """Without blue/green publishing the clone-and-swap macros are dead code."""
-    if blue_green_publishing != "yes":
+    if not blue_green_publishing:
         remove_paths(project_dir, BLUE_GREEN_FILES)
 
 
 def remove_platform_health_files(
-    project_dir: Path, package: str, platform_health: str, ci_provider: str
+    project_dir: Path, package: str, platform_health: bool, ci_provider: str
 ) -> None:
     """Without platform health its whole feature goes; with it, the other provider's opener."""
-    if platform_health != "yes":
+    if not platform_health:
         unused = PLATFORM_HEALTH_FILES
     elif ci_provider == "github":
         unused = GITLAB_CHANGE_REQUEST_FILES
@@ -89,7 +90,7 @@ def remove_platform_health_files(
     remove_paths(project_dir, tuple(path.format(package=package) for path in unused))
 
 
-def main(answers: Mapping[str, str], project_dir: Path) -> None:
+def main(answers: Mapping[str, Any], project_dir: Path) -> None:
     remove_unused_ci_files(project_dir, answers["ci_provider"])
     remove_hybrid_files(project_dir, answers["dagster_plus_deployment_type"])
     remove_blue_green_files(project_dir, answers["blue_green_publishing"])

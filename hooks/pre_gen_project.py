@@ -3,7 +3,9 @@
 Each rule names the variable and what is allowed, one line per problem, then exits 1; Cookiecutter
 then removes the half-made output folder. The module is plain, importable Python: the answers
 arrive as JSON in a raw string (JSON escapes every quote, so no answer can end the string early),
-and the template's tests import :func:`validate` directly.
+and the template's tests and hooks/pre_prompt.py import :func:`validate` directly (pre_prompt
+checks command-line answers with it before Cookiecutter reads them; this hook checks whatever
+arrives, from the CLI, a replay file or cruft).
 
 The rules are general, not lists of bad examples: numbers are canonical ASCII integers; names
 that reach SQL are unquoted identifiers that no engine reserves; names that reach Dagster asset
@@ -20,25 +22,25 @@ import json
 import keyword
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
 
 ANSWERS_JSON = r"""
 {{ cookiecutter | jsonify }}
 """
 
 SUPPORTED_PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
-# Plain answers, not Cookiecutter choice lists: Cookiecutter 2.7 refuses a choice outside its
-# list with a traceback before any hook runs; here it gets the same one-line error as the rest.
+# The values of cookiecutter.json's choice lists (the default is first there; a test keeps the two
+# the same). Cookiecutter hands the hook the chosen value, a string.
 CHOICES = {
     "ci_provider": ("github", "gitlab"),
     "dagster_plus_deployment_type": ("serverless", "hybrid"),
     "dagster_plus_region": ("us", "eu"),
     "python_version": SUPPORTED_PYTHON_VERSIONS,
-    "blue_green_publishing": ("yes", "no"),
-    "reclone_on_every_push": ("yes", "no"),
-    "platform_health": ("yes", "no"),
     "bi_tool": ("none", "superset", "mode"),
 }
+# Yes/no questions, JSON booleans in cookiecutter.json: the hook gets True or False.
+BOOLEANS = ("reclone_on_every_push", "blue_green_publishing", "platform_health")
 
 
 def _words(text: str) -> frozenset[str]:
@@ -46,7 +48,16 @@ def _words(text: str) -> frozenset[str]:
 
 
 # Folders and modules of the generated project itself, and names pytest gives meaning to.
-PROJECT_NAMES = frozenset({"conftest", "data", "dbt_project", "docs", "src", "test", "tests"})
+# The project's own top-level folders and the generated tests' helper modules (tests/ is on
+# sys.path when they run: a package of the same name would be shadowed by it); test_* names are
+# refused as a prefix. A template test keeps the helper list equal to the generated tests/.
+PROJECT_NAMES = frozenset(
+    {"conftest", "data", "dbt_project", "docs", "src", "test", "tests"}
+    | {"opener_safety", "process_groups", "stand_ins"}
+)
+# Longer package names push the one-line imports that name the package past the generated
+# code's 100 columns, and ruff would then wrap them (lint fails right after baking).
+SLUG_MAX_LENGTH = 29
 # Snowflake's reserved keywords (docs.snowflake.com, "Reserved & limited keywords"): the
 # generated SQL and dbt do not quote database and schema names, so these cannot be used.
 SNOWFLAKE_RESERVED_WORDS = _words(
@@ -160,7 +171,7 @@ FREE_TEXT_FORBIDDEN = re.compile(r"[\"\\\x00-\x1f\x7f{}]")
 # Room left in Snowflake's 255 characters for "_CLONE_<32-character discriminator>_<18 digits>".
 PRODUCTION_DATABASE_MAX_LENGTH = 190
 
-Rule = Callable[[str], "str | None"]
+Rule = Callable[[Any], "str | None"]
 
 
 def reserved_package_names() -> frozenset[str]:
@@ -200,6 +211,20 @@ def _one_of(choices: tuple[str, ...]) -> Rule:
         return None
 
     return check
+
+
+def _check_boolean(value: object) -> str | None:
+    if isinstance(value, bool):
+        return None
+    from cookiecutter.prompt import YesNoPrompt  # the words Cookiecutter makes booleans of
+
+    if isinstance(value, str) and value.strip().lower() in YesNoPrompt.yes_choices + YesNoPrompt.no_choices:
+        return (
+            f"must be true or false, not the text {value!r} (a replay file from an older release "
+            "holds text: answer again without --replay)"
+        )
+    pairs = zip(YesNoPrompt.yes_choices, YesNoPrompt.no_choices, strict=True)
+    return f"{value!r} is not yes or no (accepted: {', '.join(f'{y}/{n}' for y, n in pairs)})"
 
 
 def _whole_number(low: int, high: int) -> Rule:
@@ -269,13 +294,13 @@ def _check_slug(value: str) -> str | None:
         )
     if keyword.iskeyword(value) or keyword.issoftkeyword(value):
         return f"{value!r} is a Python keyword"
-    if value in reserved_package_names() or value.startswith(("dagster_", "dbt_")):
+    if value in reserved_package_names() or value.startswith(("dagster_", "dbt_", "test_")):
         return (
             f"{value!r} would shadow a module of the same name (standard library, a dependency "
             "or the project's own layout); pick a name of your own"
         )
-    if len(value) > 50:
-        return f"must be at most 50 characters (got {len(value)})"
+    if len(value) > SLUG_MAX_LENGTH:
+        return f"must be at most {SLUG_MAX_LENGTH} characters (got {len(value)})"
     return None
 
 
@@ -316,10 +341,11 @@ RULES: dict[str, Rule] = {
     "dev_window_days": _whole_number(1, 3650),
     "clone_retention_days": _whole_number(1, 365),
     **{name: _one_of(choices) for name, choices in CHOICES.items()},
+    **dict.fromkeys(BOOLEANS, _check_boolean),
 }
 
 
-def _cross_checks(answers: Mapping[str, str]) -> list[str]:
+def _cross_checks(answers: Mapping[str, Any]) -> list[str]:
     """Rules that involve more than one answer (each given valid on its own)."""
     errors = []
     production = answers.get("snowflake_database", "").upper()
@@ -342,7 +368,7 @@ def _cross_checks(answers: Mapping[str, str]) -> list[str]:
             "(branch deployments must not hold the role that writes production)"
         )
     bi_tool = str(answers.get("bi_tool", "none"))
-    if bi_tool != "none" and answers.get("platform_health") == "no":
+    if bi_tool != "none" and answers.get("platform_health") is False:
         errors.append(
             f"ERROR: bi_tool: {bi_tool!r} needs platform_health=yes "
             "(only platform health reads BI reports); answer bi_tool=none"
@@ -355,21 +381,23 @@ def default_slug(project_name: str) -> str:
     return project_name.lower().strip().replace(" ", "_").replace("-", "_")
 
 
-def validate(answers: Mapping[str, object]) -> list[str]:
+def validate(answers: Mapping[str, object], only: Collection[str] | None = None) -> list[str]:
     """Return one ``ERROR: <variable>: <problem>`` line per invalid answer (empty when all pass).
 
     A slug left to its default is not reported when the project name it came from already is:
-    one mistake, one line.
+    one mistake, one line. ``only``: check just these answers, each on its own (no cross-checks).
     """
     errors = []
-    valid: dict[str, str] = {}
+    valid: dict[str, object] = {}
     name_refused = False
     for name, rule in RULES.items():
+        if only is not None and name not in only:
+            continue
         value = answers.get(name)
         # `cruft update --variables-to-update '{"dev_window_days": 30}'` passes JSON numbers.
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
-        if not isinstance(value, str):
+        if name not in BOOLEANS and not isinstance(value, str):
             errors.append(f"ERROR: {name}: missing or not text")
             continue
         problem = rule(value)
@@ -379,7 +407,7 @@ def validate(answers: Mapping[str, object]) -> list[str]:
         elif not problem:
             valid[name] = value
         name_refused = name_refused or (name == "project_name" and problem is not None)
-    return errors + _cross_checks(valid)
+    return errors if only is not None else errors + _cross_checks(valid)
 
 
 def main() -> int:

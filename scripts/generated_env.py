@@ -9,9 +9,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from cookiecutter.main import cookiecutter
+from template_snapshot import snapshot
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 
@@ -19,7 +21,8 @@ TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 def bake_default(output_dir: Path) -> Path:
     """Bake the default answers into ``output_dir`` (emptied first); return the project folder."""
     shutil.rmtree(output_dir, ignore_errors=True)
-    return Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=str(output_dir)))
+    with tempfile.TemporaryDirectory() as folder:  # not the repository: it holds build/ and .venv
+        return Path(cookiecutter(str(snapshot(Path(folder))), no_input=True, output_dir=str(output_dir)))
 
 
 def install(project: Path) -> Path:

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from cookiecutter.main import cookiecutter
+from template_snapshot import snapshot
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 TEMPLATE_LOCK = TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "uv.lock"
@@ -49,8 +50,9 @@ def uv() -> str:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory() as out:
-        project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=out))
+    with tempfile.TemporaryDirectory() as out, tempfile.TemporaryDirectory() as folder:
+        template = snapshot(Path(folder))  # not the repository: it holds build/ and .venv
+        project = Path(cookiecutter(str(template), no_input=True, output_dir=out))
         name = project.name.replace("_", "-")
         if TEMPLATE_LOCK.exists():
             (project / "uv.lock").write_text(render(TEMPLATE_LOCK.read_text(), name))

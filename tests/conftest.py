@@ -19,23 +19,45 @@ its venv whole, as it does for a user.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import hashlib
+import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[1]
-BUILD_DIR = TEMPLATE_DIR / "build"
+REPO_DIR = Path(__file__).resolve().parents[1]
+BUILD_DIR = REPO_DIR / "build"
+
+
+def _template_snapshot() -> Path:
+    """What the suite bakes from: scripts/template_snapshot.py's copy of the template (the files git
+    would commit now), made once per process. Cookiecutter copies the whole template folder
+    before every bake (it has a pre_prompt hook), and this repository's also holds build/ and
+    .venv: gigabytes, which other workers write to while they would be copied."""
+    spec = importlib.util.spec_from_file_location(
+        "template_snapshot", REPO_DIR / "scripts" / "template_snapshot.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    folder = Path(tempfile.mkdtemp(prefix="template-snapshot-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return Path(module.snapshot(folder))
+
+
+TEMPLATE_DIR = _template_snapshot()
 # pytest-xdist names its workers gw0, gw1, ...; a plain `pytest` run has none.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 GENERATED_VENV = BUILD_DIR / (f"generated-venv-{WORKER}" if WORKER else "generated-venv")
@@ -264,6 +286,12 @@ def build_lock(name: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest-cookies' ``cookies`` bake the snapshot too (its ``--template`` defaults to ".")."""
+    if config.option.template == ".":
+        config.option.template = str(TEMPLATE_DIR)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from test_determinism import describe_differences, tree_snapshot
 
 from conftest import DEFAULT_CONTEXT, SUPPORTED_COMBINATIONS, TEMPLATE_DIR, bake, combination_id
 
@@ -183,3 +185,23 @@ def test_answers_reach_settings_and_dbt(cookies: Any) -> None:
     }
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["tool"]["ruff"]["target-version"] == "py311"
+
+
+def test_the_project_keeps_the_answers_it_was_made_with(cookies: Any) -> None:
+    """``.cookiecutter-answers.json`` holds this project's answers (a choice's value, booleans as
+    booleans), whatever was baked since; baking again from it gives the same project."""
+    given = {
+        "project_name": "Big Corp",
+        "ci_provider": "gitlab",
+        "platform_health": "no",
+        "python_version": "3.13",
+    }
+    first = bake(cookies, **given)
+    bake(cookies, project_name="Other Corp", bi_tool="mode")  # another project, baked later
+    kept = json.loads((first / ".cookiecutter-answers.json").read_text())
+    defaults = {
+        k: v[0] if isinstance(v, list) else v for k, v in DEFAULT_CONTEXT.items() if not k.startswith("_")
+    }
+    assert kept == {**defaults, **given, "project_slug": "big_corp", "platform_health": False}
+    again = bake(cookies, **kept)
+    assert describe_differences(tree_snapshot(first), tree_snapshot(again)) == []

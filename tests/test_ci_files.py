@@ -842,12 +842,14 @@ def gitlab_project(cookies: Any, installed: Any) -> Iterator[Path]:
 
 
 # The suite's generated-command environment, less the generated tests that start real `make run`
-# and `make dev` processes to interrupt them (about three minutes): their code is the same for
-# both providers, and the GitHub project's suite runs them (test_generated_project.py).
+# and `make dev` processes (to interrupt them, or to find a `dg launch` run in the UI; about three
+# minutes): their code is the same for both providers, and the GitHub project's suite runs them
+# (test_generated_project.py).
 GITLAB_JOB_ENV = {
     **GENERATED_COMMAND_ENV,
     "PYTEST_ADDOPTS": GENERATED_COMMAND_ENV["PYTEST_ADDOPTS"]
-    + " --ignore=tests/test_make_dev_interrupts.py --ignore=tests/example/test_make_run_interrupts.py",
+    + " --ignore=tests/test_make_dev_interrupts.py --ignore=tests/example/test_make_run_interrupts.py"
+    + " --ignore=tests/example/test_local_instance.py",
 }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -21,10 +22,10 @@ from pathlib import Path
 import pytest
 from test_determinism import describe_differences, tree_snapshot
 
-from conftest import DEFAULT_CONTEXT, SUPPORTED_COMBINATIONS, TEMPLATE_DIR
+from conftest import DEFAULT_CONTEXT, REPO_DIR, SUPPORTED_COMBINATIONS
 
 TOOLS = Path(sys.executable).parent  # cruft and cookiecutter from the test environment
-CHANGELOG = TEMPLATE_DIR / "CHANGELOG.md"
+CHANGELOG = REPO_DIR / "CHANGELOG.md"
 SLUG = DEFAULT_CONTEXT["project_name"].lower().replace(" ", "_")
 NO_NETWORK = '''"""Installed by the template's cruft tests: any Python network connection fails."""
 import socket
@@ -99,7 +100,7 @@ class Sandbox:
     def clone_template(self) -> Path:
         """This repository's committed history; uncommitted work in progress is not part of it."""
         template = self.root / "template"
-        self.git("clone", "--quiet", str(TEMPLATE_DIR), str(template), cwd=self.root)
+        self.git("clone", "--quiet", str(REPO_DIR), str(template), cwd=self.root)
         return template
 
     def create(self, template: Path, answers: Mapping[str, str], into: str, *checkout: str) -> Path:
@@ -192,11 +193,13 @@ def assert_sandbox_untouched(
     for output in expected:
         assert [p.name for p in (sandbox.root / output).iterdir()] == [SLUG]
     # Cookiecutter itself leaves each rendered hook script behind in TMPDIR (it never deletes
-    # them); anything else there was left by a hook or by cruft.
+    # them), and the empty folder it copied the template into for the pre_prompt hook (it deletes
+    # the copy, not the folder); anything else there was left by a hook or by cruft.
     leftovers = [
         p.name
         for p in sandbox.tmp.iterdir()
         if not (p.is_file() and p.suffix == ".py" and "ANSWERS_JSON" in p.read_text())
+        and not (p.is_dir() and p.name.startswith("cookiecutter") and not any(p.iterdir()))
     ]
     assert leftovers == []
     assert sorted(p.name for p in sandbox.home.iterdir()) == sorted(expected_in_home)
@@ -261,9 +264,7 @@ PINNED_RELEASES = [r for r in changelog_releases() if r.commit]
 
 
 def template_git(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", "-C", str(TEMPLATE_DIR), *args], capture_output=True, text=True, check=False
-    )
+    return subprocess.run(["git", "-C", str(REPO_DIR), *args], capture_output=True, text=True, check=False)
 
 
 def questions(cookiecutter_json: str) -> set[str]:
@@ -304,7 +305,7 @@ def test_new_or_removed_questions_have_upgrade_notes(release: Release) -> None:
     """A question added or dropped since a release is something updating teams must act on."""
     old = template_git("show", f"{release.commit}:cookiecutter.json")
     assert old.returncode == 0, old.stderr
-    changed = questions(old.stdout) ^ questions((TEMPLATE_DIR / "cookiecutter.json").read_text())
+    changed = questions(old.stdout) ^ questions((REPO_DIR / "cookiecutter.json").read_text())
     undocumented = sorted(q for q in changed if f"`{q}`" not in release.text_above)
     assert undocumented == [], f"explain these questions in the Upgrade notes: {undocumented}"
 
@@ -341,31 +342,33 @@ def make(sandbox: Sandbox, project: Path, expect: int) -> subprocess.CompletedPr
     return sandbox.run(["make", "cruft-check", f"VENV={TOOLS.parent}"], project, expect)
 
 
-def test_replay_reproduces_and_cruft_link_adopts_a_plain_cookiecutter_project(
-    sandbox: Sandbox,
-) -> None:
+def test_cruft_link_adopts_a_plain_cookiecutter_project_with_its_own_answers(sandbox: Sandbox) -> None:
+    """docs/upgrading.md's recipe: link with the answers the project keeps. Cookiecutter's replay
+    file would not do: one per template, it holds the answers of the last project baked."""
     template = sandbox.clone_template()
     cookiecutter = str(TOOLS / "cookiecutter")
-    sandbox.run(
-        [cookiecutter, "--no-input", "-o", "plain", str(template), "ci_provider=gitlab"],
-        sandbox.root,
-    )
+    given = ["ci_provider=gitlab", "platform_health=no", "python_version=3.13"]
+    sandbox.run([cookiecutter, "--no-input", "-o", "plain", str(template), *given], sandbox.root)
+    sandbox.run([cookiecutter, "--no-input", "-o", "later", str(template)], sandbox.root)
+    replay = json.loads((sandbox.home / ".cookiecutter_replay" / "template.json").read_text())
+    assert replay["cookiecutter"]["ci_provider"] == "github"  # the later project's answer
     project = sandbox.root / "plain" / SLUG
-    replay = sandbox.home / ".cookiecutter_replay" / "template.json"
-    sandbox.run([cookiecutter, "--replay-file", str(replay), "-o", "replayed", str(template)], sandbox.root)
-    assert describe_differences(tree_snapshot(project), tree_snapshot(sandbox.root / "replayed" / SLUG)) == []
 
     refused = make(sandbox, project, expect=2)
     assert "cruft link" in refused.stderr
     sandbox.git("init", "--quiet", "--initial-branch=main", cwd=project)
     sandbox.commit(project, "Generated with plain Cookiecutter")
-    recorded = json.loads(replay.read_text())["cookiecutter"]
-    answers = {k: v for k, v in recorded.items() if not k.startswith("_")}
-    sandbox.cruft("link", "--no-input", "--extra-context", json.dumps(answers), str(template), cwd=project)
-    assert (
-        json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]["ci_provider"]
-        == "gitlab"
-    )
+    commit = sandbox.git("rev-parse", "HEAD", cwd=template)
+    link = f"{TOOLS / 'cruft'} link {shlex.quote(str(template))} --checkout {commit} --no-input"
+    sandbox.run(["sh", "-c", f'{link} --extra-context "$(cat .cookiecutter-answers.json)"'], project)
+    linked = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
+    kept = json.loads((project / ".cookiecutter-answers.json").read_text())
+    assert {k: linked[k] for k in kept} == kept
+    assert [kept[k] for k in ("ci_provider", "platform_health", "python_version")] == [
+        "gitlab",
+        False,
+        "3.13",
+    ]
     sandbox.cruft("diff", "--exit-code", cwd=project)
     sandbox.commit(project, "Link to the template")
     make(sandbox, project, expect=0)
@@ -373,4 +376,4 @@ def test_replay_reproduces_and_cruft_link_adopts_a_plain_cookiecutter_project(
     change_template(template)
     sandbox.commit(template, "Template release")
     assert "out of date" in make(sandbox, project, expect=2).stdout
-    assert_sandbox_untouched(sandbox, {"plain", "replayed"}, frozenset({".cookiecutter_replay"}))
+    assert_sandbox_untouched(sandbox, {"plain", "later"}, frozenset({".cookiecutter_replay"}))

@@ -33,7 +33,7 @@ def _supported_python_versions() -> list[str]:
     assert spec and spec.loader
     hook = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(hook)
-    default = DEFAULT_CONTEXT["python_version"]
+    default = DEFAULT_CONTEXT["python_version"][0]  # a choice list, the default first
     return [default, *(v for v in hook.SUPPORTED_PYTHON_VERSIONS if v != default)]
 
 

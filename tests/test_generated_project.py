@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GITHUB, SUITE_TIMEOUT, assert_pytest_summary_all_passed, run
+from conftest import GITHUB, SUITE_TIMEOUT, _uv, assert_pytest_summary_all_passed, run
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,9 @@ def project(tmp_path_factory: pytest.TempPathFactory, generated_venv: Path) -> P
 
 @pytest.mark.slow
 def test_generated_test_suite_passes(project: Path) -> None:
-    result = run(["pytest", "-q", "-p", "no:cacheprovider", "-x"], cwd=project, timeout=SUITE_TIMEOUT)
+    # UV: the uv `make install` would use (tests/test_docs.py reads uv's own help); none is on PATH.
+    pytest = ["pytest", "-q", "-p", "no:cacheprovider", "-x"]
+    result = run(pytest, cwd=project, env={"UV": _uv()}, timeout=SUITE_TIMEOUT)
     assert_pytest_summary_all_passed(result.stdout)
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,7 +30,8 @@ pre_gen = load_hook("pre_gen_project")
 post_gen = load_hook("post_gen_project")
 
 
-def default_answers() -> dict[str, str]:
+def default_answers() -> dict[str, object]:
+    """What the hooks receive for the defaults: a list's first item, booleans as booleans."""
     answers = {
         k: v[0] if isinstance(v, list) else v for k, v in DEFAULT_CONTEXT.items() if not k.startswith("_")
     }
@@ -58,7 +61,9 @@ BAD_ANSWERS = [
     ("project_slug", "requests", "shadow"),
     ("project_slug", "sqlglot", "shadow"),
     ("project_slug", "tests", "shadow"),
-    ("project_slug", "a" * 51, "at most 50"),
+    ("project_slug", "a" * 30, "at most 29"),
+    ("project_slug", "process_groups", "would shadow"),
+    ("project_slug", "test_pipeline", "would shadow"),
     ("description", "line one\nline two", "one line"),
     ("author_email", "not-an-email", "e-mail"),
     ("author_email", "{{team}}@example.com", "e-mail"),
@@ -122,9 +127,13 @@ BAD_ANSWERS = [
     ("clone_retention_days", "\u00b2", "ASCII digits"),
     ("clone_retention_days", "1_4", "whole number"),
     ("clone_retention_days", "-3", "whole number from 1 to 365"),
-    ("blue_green_publishing", "maybe", "not one of: yes, no"),
-    ("reclone_on_every_push", "always", "not one of: yes, no"),
-    ("platform_health", "sometimes", "not one of: yes, no"),
+    ("blue_green_publishing", "maybe", "not yes or no (accepted: 1/0, true/false, t/f, yes/no, y/n, on/off)"),
+    ("reclone_on_every_push", "always", "not yes or no"),
+    ("platform_health", "", "not yes or no"),
+    ("platform_health", None, "not yes or no"),
+    # Cookiecutter makes booleans of yes/no answers: text here came from elsewhere (an old replay).
+    ("platform_health", "yes", "must be true or false, not the text 'yes'"),
+    ("blue_green_publishing", "no", "must be true or false"),
     ("bi_tool", "looker", "not one of: none, superset, mode"),
 ]
 
@@ -135,6 +144,20 @@ def test_defaults_are_valid() -> None:
 
 def test_every_answer_has_a_rule() -> None:
     assert set(default_answers()) == set(pre_gen.RULES)
+
+
+def test_the_rules_offer_what_cookiecutter_json_offers() -> None:
+    """Each choice list holds the values the hook allows (its default first), each yes/no
+    question is a JSON boolean, and every choice has a menu label."""
+    lists = {k: v for k, v in DEFAULT_CONTEXT.items() if isinstance(v, list) and not k.startswith("_")}
+    assert {k: sorted(v) for k, v in lists.items()} == {k: sorted(v) for k, v in pre_gen.CHOICES.items()}
+    assert DEFAULT_CONTEXT["python_version"][0] == "3.12"
+    assert {k for k, v in DEFAULT_CONTEXT.items() if isinstance(v, bool)} == set(pre_gen.BOOLEANS)
+    prompts = DEFAULT_CONTEXT["__prompts__"]
+    for name, values in lists.items():
+        labels = prompts[name] if isinstance(prompts[name], dict) else {}
+        assert set(labels) <= {"__prompt__", *values}, name
+        assert "__prompt__" in labels or isinstance(prompts[name], str), name
 
 
 @pytest.mark.parametrize(("variable", "value", "words"), BAD_ANSWERS, ids=lambda v: str(v)[:30])
@@ -154,7 +177,7 @@ def test_whole_numbers_may_arrive_as_json_numbers() -> None:
 
 
 def test_a_bi_tool_needs_platform_health() -> None:
-    answers = {**default_answers(), "platform_health": "no", "bi_tool": "mode"}
+    answers = {**default_answers(), "platform_health": False, "bi_tool": "mode"}
     assert pre_gen.validate(answers) == [
         "ERROR: bi_tool: 'mode' needs platform_health=yes (only platform health reads BI reports); "
         "answer bi_tool=none"
@@ -193,10 +216,6 @@ def output_dirs(tmp_path: Path) -> list[Path]:
         ("snowflake_database", "PROD; DROP DATABASE X", "Snowflake identifier"),
         ("project_name", 'Evil """ name', "double quotes"),
         ("snowflake_account", "acme.snowflakecomputing.com", "not the URL"),
-        # Choices are plain answers validated by the hook, not Cookiecutter lists (which fail
-        # with a ValueError traceback before any hook runs).
-        ("ci_provider", "bitbucket", "not one of: github, gitlab"),
-        ("python_version", "3.10", "not one of: 3.11, 3.12, 3.13"),
         ("clone_retention_days", "014", "no leading zero"),
         # Answers that would make the baked project destroy its own data or run as an admin.
         ("snowflake_schema", "ANALYTICS_BLUE", "schema the project builds"),
@@ -213,7 +232,10 @@ def test_cookiecutter_refuses_and_leaves_nothing(
     variable: str,
     value: str,
     words: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Cookiecutter's copy of the template for the pre_prompt hook, left behind as the bake fails.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     result = cookies.bake(extra_context={variable: value})
     assert result.exit_code != 0
     err = capfd.readouterr().err
@@ -224,33 +246,121 @@ def test_cookiecutter_refuses_and_leaves_nothing(
     assert list(output_dir.iterdir()) == []
 
 
-@pytest.mark.parametrize(
-    ("variable", "value"),
-    [("ci_provider", "bitbucket"), ("python_version", "3.14"), ("blue_green_publishing", "maybe")],
-)
-def test_cookiecutter_cli_refuses_choices_with_one_line(tmp_path: Path, variable: str, value: str) -> None:
-    """The real `cookiecutter --no-input` CLI: one ERROR line from the hook, no ValueError
-    traceback, and no project folder. (Cookiecutter itself then reports that the hook failed.)"""
-    out = tmp_path / "out"
-    completed = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("cookiecutter")),
-            "--no-input",
-            "-o",
-            str(out),
-            str(TEMPLATE_DIR),
-            f"{variable}={value}",
-        ],
+# --- The real cookiecutter CLI: hooks/pre_prompt.py checks command-line answers first ------------
+
+CLI = [str(Path(sys.executable).with_name("cookiecutter"))]
+YES_NO = "accepted: 1/0, true/false, t/f, yes/no, y/n, on/off"
+
+
+def cookiecutter_cli(
+    tmp_path: Path, *arguments: str, stdin: str = "", command: list[str] = CLI
+) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI on the template, baking into ``tmp_path/out`` with a user config of its
+    own (replay files stay in ``tmp_path``, and so does the copy of the template Cookiecutter
+    makes for the pre_prompt hook and leaves behind when a hook fails); the output is not
+    wrapped (COLUMNS)."""
+    config = tmp_path / "config.yaml"
+    config.write_text(f"cookiecutters_dir: {tmp_path / 'cookiecutters'}\nreplay_dir: {tmp_path / 'replay'}\n")
+    (tmp_path / "tmp").mkdir()
+    return subprocess.run(
+        [*command, "--config-file", str(config), "-o", str(tmp_path / "out"), *arguments],
+        input=stdin,
         capture_output=True,
         text=True,
-        timeout=120,
+        env={**os.environ, "COLUMNS": "250", "TMPDIR": str(tmp_path / "tmp")},
+        timeout=600,
     )
+
+
+CLI_REFUSALS = [
+    (["ci_provider=jenkins"], ["ERROR: ci_provider: 'jenkins' is not one of: github, gitlab"]),
+    (["python_version=3.10"], ["ERROR: python_version: '3.10' is not one of: 3.11, 3.12, 3.13"]),
+    (["bi_tool=looker"], ["ERROR: bi_tool: 'looker' is not one of: none, superset, mode"]),
+    (["platform_health=maybe"], [f"ERROR: platform_health: 'maybe' is not yes or no ({YES_NO})"]),
+    (
+        ["snowflake_warehouse=WH-1"],
+        [
+            "ERROR: snowflake_warehouse: 'WH-1' is not allowed: use an unquoted Snowflake "
+            "identifier: [A-Za-z_][A-Za-z0-9_$]*"
+        ],
+    ),
+    # Several at once: one line each (in the order of pre_gen_project.RULES).
+    (
+        ["reclone_on_every_push=always", "ci_provider=jenkins"],
+        [
+            "ERROR: ci_provider: 'jenkins' is not one of: github, gitlab",
+            f"ERROR: reclone_on_every_push: 'always' is not yes or no ({YES_NO})",
+        ],
+    ),
+    # Checked with the defaults: the slug derived from a given name, and the cross-checks.
+    (["project_name=Import"], ["ERROR: project_slug: 'import' is a Python keyword"]),
+    (
+        ["platform_health=no", "bi_tool=mode"],
+        [
+            "ERROR: bi_tool: 'mode' needs platform_health=yes (only platform health reads BI "
+            "reports); answer bi_tool=none"
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("answers", "expected"), CLI_REFUSALS, ids=[" ".join(a) for a, _ in CLI_REFUSALS])
+def test_cli_refuses_bad_no_input_answers_with_one_line_each(
+    tmp_path: Path, answers: list[str], expected: list[str]
+) -> None:
+    """Choices and booleans too: Cookiecutter itself would refuse those with a ValueError
+    traceback; the pre_prompt hook gets there first. Nothing is written."""
+    completed = cookiecutter_cli(tmp_path, "--no-input", str(TEMPLATE_DIR), *answers)
     assert completed.returncode == 1
-    output = completed.stdout + completed.stderr
-    ours = [line for line in output.splitlines() if re.match(r"ERROR: [a-z_]+: ", line)]
-    assert ours == [f"ERROR: {variable}: {value!r} is not one of: {', '.join(pre_gen.CHOICES[variable])}"]
-    assert "ValueError" not in output
-    assert not out.exists() or list(out.iterdir()) == []
+    assert completed.stderr.splitlines() == expected
+    assert completed.stdout.strip() == "Pre-Prompt Hook script failed"  # Cookiecutter's own note
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [CLI, [sys.executable, "-m", "cookiecutter"]],
+    ids=["cookiecutter", "python -m cookiecutter"],
+)
+def test_cli_refuses_a_bad_given_answer_before_prompting(tmp_path: Path, command: list[str]) -> None:
+    """Without --no-input the given answers become the prompts' defaults: a bad one is refused
+    before the first prompt, and only given answers are checked."""
+    completed = cookiecutter_cli(tmp_path, str(TEMPLATE_DIR), "ci_provider=jenkins", command=command)
+    assert completed.returncode == 1
+    assert completed.stderr.splitlines() == ["ERROR: ci_provider: 'jenkins' is not one of: github, gitlab"]
+    assert "[1/" not in completed.stdout
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_menus_number_the_choices_and_ask_yes_or_no(tmp_path: Path) -> None:
+    """Interactively every choice is a numbered menu with labels and each yes/no question a
+    [y/n] prompt; answering 2 for the CI provider and n for platform health bakes a GitLab
+    project without platform health."""
+    picks = {"ci_provider": "2", "platform_health": "n"}
+    questions = [name for name in DEFAULT_CONTEXT if not name.startswith("_")]
+    stdin = "".join(f"{picks.get(name, '')}\n" for name in questions)
+    completed = cookiecutter_cli(tmp_path, str(TEMPLATE_DIR), stdin=stdin)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    prompt = " ".join(completed.stdout.split())
+    assert "CI provider 1 - GitHub Actions 2 - GitLab CI Choose from [1/2] (1):" in prompt
+    assert "Python version the project runs on 1 - 3.12 2 - 3.11 3 - 3.13 Choose from [1/2/3] (1):" in prompt
+    assert "1 - None (dbt exposures only) 2 - Apache Superset 3 - Mode" in prompt
+    assert "kept current) [y/n] (y):" in prompt
+    project = tmp_path / "out" / "acme_data"
+    assert (project / ".gitlab-ci.yml").is_file() and not (project / ".github").exists()
+    assert not (project / "docs" / "platform-health.md").exists()
+    answers = json.loads((project / ".cookiecutter-answers.json").read_text())
+    assert [answers[k] for k in ("ci_provider", "platform_health", "bi_tool")] == ["gitlab", False, "none"]
+
+
+@pytest.mark.parametrize("word", ["no", "OFF", "false", "n"])
+def test_cli_yes_no_words_are_booleans(tmp_path: Path, word: str) -> None:
+    completed = cookiecutter_cli(tmp_path, "--no-input", str(TEMPLATE_DIR), f"platform_health={word}")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    project = tmp_path / "out" / "acme_data"
+    assert not (project / "src" / "acme_data" / "platform_health").exists()
+    assert "PLATFORM_HEALTH" not in (project / "src" / "acme_data" / "settings.py").read_text()
+    assert json.loads((project / ".cookiecutter-answers.json").read_text())["platform_health"] is False
 
 
 NASTY = 'a """ b \'\'\' c \\ d \\" e \\\\""" f\n\t\u2028 \u00e9 \U0001f600 </script> ;DROP'
@@ -294,6 +404,14 @@ def test_reserved_names_cover_this_interpreter() -> None:
     assert {"dagster", "dbt", "duckdb", "snowflake", "yaml", "pytest"} <= pre_gen.DEPENDENCY_MODULES
 
 
+def test_the_generated_tests_helper_modules_are_reserved() -> None:
+    """tests/ is on sys.path when the generated tests run: a package named like one of its
+    helper modules would be shadowed (test_* names are refused as a prefix)."""
+    tests = TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "tests"
+    helpers = {path.stem for path in tests.rglob("*.py") if not path.stem.startswith("test_")}
+    assert helpers - {"__init__"} <= pre_gen.PROJECT_NAMES
+
+
 def make_project(tmp_path: Path) -> Path:
     for relative in [
         ".github/workflows/ci.yml",
@@ -330,8 +448,8 @@ def remaining(project: Path) -> set[str]:
                 "project_slug": "acme_data",
                 "ci_provider": "github",
                 "dagster_plus_deployment_type": "serverless",
-                "blue_green_publishing": "yes",
-                "platform_health": "yes",
+                "blue_green_publishing": True,
+                "platform_health": True,
             },
             {
                 ".github/workflows/ci.yml",
@@ -351,8 +469,8 @@ def remaining(project: Path) -> set[str]:
                 "project_slug": "acme_data",
                 "ci_provider": "gitlab",
                 "dagster_plus_deployment_type": "hybrid",
-                "blue_green_publishing": "no",
-                "platform_health": "yes",
+                "blue_green_publishing": False,
+                "platform_health": True,
             },
             {
                 ".gitlab-ci.yml",
@@ -373,15 +491,15 @@ def remaining(project: Path) -> set[str]:
                 "project_slug": "acme_data",
                 "ci_provider": "gitlab",
                 "dagster_plus_deployment_type": "hybrid",
-                "blue_green_publishing": "no",
-                "platform_health": "no",
+                "blue_green_publishing": False,
+                "platform_health": False,
             },
             {".gitlab-ci.yml", "Dockerfile", ".dockerignore", "build.yaml", "keep.txt"},
         ),
     ],
 )
 def test_post_gen_keeps_only_what_options_need(
-    tmp_path: Path, answers: dict[str, str], expected: set[str]
+    tmp_path: Path, answers: dict[str, object], expected: set[str]
 ) -> None:
     project = make_project(tmp_path)
     post_gen.main(answers, project)

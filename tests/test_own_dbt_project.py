@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import SUITE_TIMEOUT, assert_pytest_summary_all_passed, run, venv_bin
+from conftest import SUITE_TIMEOUT, _uv, assert_pytest_summary_all_passed, run, venv_bin
 
 SLUG = "acme_data"
 # Where a proxy would be if there were one: every request of dbt (or anything) fails at once.
@@ -419,6 +419,8 @@ def test_make_run_builds_it_and_the_ui_shows_exactly_that(own_project: Path, gen
 @pytest.mark.slow
 @pytest.mark.usefixtures("mypy_cache")
 def test_the_generated_suite_and_lint_pass_on_it(own_project: Path, generated_venv: Path) -> None:
-    result = run(["make", f"VENV={generated_venv}", "test"], cwd=own_project, timeout=SUITE_TIMEOUT)
+    # UV: the uv `make install` would use (tests/test_docs.py reads uv's own help); none is on PATH.
+    make = ["make", f"VENV={generated_venv}", f"UV={_uv()}"]
+    result = run([*make, "test"], cwd=own_project, timeout=SUITE_TIMEOUT)
     assert_pytest_summary_all_passed(result.stdout, at_least=60)
     run(["make", f"VENV={generated_venv}", "lint"], cwd=own_project)

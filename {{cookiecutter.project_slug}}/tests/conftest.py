@@ -15,6 +15,7 @@ from {{ cookiecutter.project_slug }}.dbt_project import dbt_project, manifest_is
 
 DEPLOYMENT_VARIABLES = (
     "DAGSTER_HOME",  # `make test` exports the project's instance: tests use throwaway ones
+    "LOCAL_DAGSTER_HOME",  # (the same, for the .env line dg and dagster read: Makefile)
     "DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT",
     "DAGSTER_CLOUD_DEPLOYMENT_NAME",
     "DAGSTER_CLOUD_PULL_REQUEST_ID",

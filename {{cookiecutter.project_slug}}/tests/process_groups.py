@@ -1,35 +1,34 @@
 """Start ``make`` targets in a process group of their own, signal them, see what is left.
 
-Shared by the interrupt tests of ``make run`` (tests/example) and ``make dev``. Every wait is on
-something observable with a generous deadline (a machine twice as slow only waits longer).
+Shared by the tests that start real ``make run`` and ``make dev`` processes (the interrupt tests,
+tests/example/test_local_instance.py). Every wait is on something observable with a generous
+deadline (a machine twice as slow only waits longer).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-def make(target: str, dagster_home: Path, *variables: str) -> list[str]:
+def make(target: str, dagster_home: Path | None, *variables: str) -> list[str]:
     """``make TARGET`` with this test run's venv (``make test``'s .venv, or any other) and a
-    throwaway instance (the Makefile would otherwise use the project's .dagster_home)."""
-    return [
-        "make",
-        "--no-print-directory",
-        target,
-        f"VENV={sys.prefix}",
-        f"DAGSTER_HOME={dagster_home}",
-        *variables,
-    ]
+    throwaway instance (the Makefile would otherwise use the project's .dagster_home); None: the
+    instance of the project make runs in (a copy's own)."""
+    home = [] if dagster_home is None else [f"DAGSTER_HOME={dagster_home}"]
+    return ["make", "--no-print-directory", target, f"VENV={sys.prefix}", *home, *variables]
 
 
 def as_background_job(command: list[str]) -> list[str]:
@@ -38,11 +37,11 @@ def as_background_job(command: list[str]) -> list[str]:
     return ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *command]
 
 
-def start(command: list[str], log: IO[str]) -> subprocess.Popen[str]:
+def start(command: list[str], log: IO[str], cwd: Path = PROJECT) -> subprocess.Popen[str]:
     """``command`` in a new session, so its group (pgid = its pid) holds everything it starts."""
     return subprocess.Popen(
         command,
-        cwd=PROJECT,
+        cwd=cwd,
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -93,3 +92,29 @@ def kill_group(process: subprocess.Popen[str]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def graphql(port: int, query: str) -> dict[str, Any] | None:
+    """The ``data`` of the UI's answer to ``query``, or None while nothing answers."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            data = json.load(response).get("data")
+    except OSError:
+        return None
+    return data if isinstance(data, dict) else None

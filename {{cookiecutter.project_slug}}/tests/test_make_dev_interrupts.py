@@ -7,19 +7,19 @@ waited on it until a SIGKILL (the Makefile's ``dev`` now starts it through utils
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from process_groups import (
     as_background_job,
+    free_port,
+    graphql,
     group_processes,
     kill_group,
+    listening,
     make,
     start,
     wait_for_exit,
@@ -32,28 +32,8 @@ START_DEADLINE = 300
 DEADLINE = 90
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def graphql_answers(port: int) -> bool:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": "{ version }"}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return "version" in json.load(response).get("data", {})
-    except OSError:
-        return False
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+    return "version" in (graphql(port, "{ version }") or {})
 
 
 @pytest.mark.parametrize(

@@ -193,7 +193,9 @@ def report(results: list[dg.ExecuteInProcessResult]) -> int:
         print(f"\nTables in {get_duckdb_path()}:")
         for name, rows in tables.items():
             print(f"  {name:<40} {rows:>7} rows")
-        print("", *explain(tables, partitioned), sep="\n")
+        notes = explain(tables, partitioned)
+        if notes:
+            print("", *notes, sep="\n")
     home = get_dagster_home()
     if home is not None:
         print(f"\nRuns recorded in {home}: `make dev` shows them.")

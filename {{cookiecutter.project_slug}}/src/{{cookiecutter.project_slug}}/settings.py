@@ -46,14 +46,14 @@ DBT_DEFAULT_SCHEMA = "ANALYTICS"
 
 # The production sweeper drops pull-request clones unused for this many days.
 CLONE_RETENTION_DAYS = {{ cookiecutter.clone_retention_days }}
-BLUE_GREEN_PUBLISHING = {{ "True" if cookiecutter.blue_green_publishing == "yes" else "False" }}
+BLUE_GREEN_PUBLISHING = {{ "True" if cookiecutter.blue_green_publishing else "False" }}
 
 # Pull-request clones are <PRODUCTION>_CLONE_<pull request>. When two projects (code locations or
 # repositories) clone the same production database, give each its own discriminator, e.g. "ELT":
 # its clones are then <PRODUCTION>_CLONE_ELT_<pull request>. Upper-case letters, digits and "_",
 # starting with a letter. Changing it orphans existing clones: drop them first.
 CLONE_NAME_DISCRIMINATOR = ""
-{%- if cookiecutter.platform_health == "yes" %}
+{%- if cookiecutter.platform_health %}
 
 # Platform health (docs/platform-health.md): the BI tool whose reports count as consumers
 # ("none": dbt exposures only), and where its pull or merge requests go.

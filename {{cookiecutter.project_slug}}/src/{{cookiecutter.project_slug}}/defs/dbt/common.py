@@ -28,7 +28,7 @@ RETRY_TAGS = {
 SNAPSHOTS_POOL = "dbt-snapshots"
 # Every dbt step that may select a blue/green model: its on-run-start drops and refills
 # <schema>_blue, so a second one overlapping would rebuild blue under the first one's tests and
-# promotion. dagster.yaml (default_limit: 1) or `dagster instance concurrency set` makes it one.
+# promotion. dagster.yaml (default_limit: 1), or Dagster+'s Concurrency settings, make it one.
 BLUE_GREEN_POOL = "dbt-blue-green"
 
 
@@ -75,11 +75,17 @@ def assets_manifest() -> Mapping[str, Any] | Path:
     return _merged(str(path), path.stat().st_mtime_ns)
 
 
+@functools.lru_cache(maxsize=1)
+def _writers(path: str, version: int) -> str:
+    return writer_selection(_manifest(path, version))
+
+
 def source_writers_selection() -> str:
     """dbt selection of the source-writers step (``writer_selection``); empty without one."""
-    if not dbt_project.manifest_path.exists():
+    path = dbt_project.manifest_path
+    if not path.exists():
         return ""
-    return writer_selection(load_manifest())
+    return _writers(str(path), path.stat().st_mtime_ns)
 
 
 def blue_green_pool(incremental: bool | None = None) -> str | None:

@@ -70,9 +70,10 @@ def build_dbt_source_writers(translator: ProjectDbtTranslator) -> dg.AssetsDefin
 
 
 def regular_dbt_definitions() -> list[dg.AssetsDefinition]:
-    """The regular models' definitions this project has: the source writers (first, when there
-    are any) and the rest."""
-    return present(build_dbt_source_writers(), build_dbt_models())
+    """The regular models' definitions this project has: the source writers (when there are
+    any) and the rest."""
+    writers = [build_dbt_source_writers()] if source_writers_selection() else []
+    return present(*writers, build_dbt_models())
 
 
 @dg.definitions

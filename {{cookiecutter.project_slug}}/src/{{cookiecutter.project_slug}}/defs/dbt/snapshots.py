@@ -1,7 +1,8 @@
 """dbt snapshots: ``dbt snapshot``, one at a time (pool ``dbt-snapshots``, limit 1).
 
 Two snapshot runs overlapping could both record the same change; the pool's limit is set in
-dagster.yaml (self-hosted) or with ``dagster instance concurrency set dbt-snapshots 1`` (Dagster+).
+dagster.yaml (locally and self-hosted) or in the deployment's Concurrency settings (Dagster+,
+docs/dbt.md).
 """
 
 from collections.abc import Iterator
