@@ -173,9 +173,7 @@ def _words_block(name: str, words: set[str], comment: str) -> str:
     return f'# {comment}\n{name} = _words(\n    """\n{wrapped}\n"""\n)\n'
 
 
-def render_block(
-    stdlib: set[str], dependencies: set[str], duckdb_words: set[str], schemas: set[str]
-) -> str:
+def render_block(stdlib: set[str], dependencies: set[str], duckdb_words: set[str], schemas: set[str]) -> str:
     return "\n".join(
         [
             BEGIN,
