@@ -294,6 +294,29 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.template = str(TEMPLATE_DIR)
 
 
+# Cookiecutter 2.7 copies a template with a pre_prompt hook into tempfile.mkdtemp(prefix=
+# "cookiecutter") and removes only the copy, never that folder (and nothing after a failed bake):
+# each bake of the suite would leave one in the system's temp folder. The controller removes the
+# ones made while the suite ran (workers finish first; they could still be baking otherwise).
+_TEMP = Path(tempfile.gettempdir())
+_COOKIECUTTER_TEMP = "cookiecutter*"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not WORKER:
+        session.config.stash[_BEFORE] = set(_TEMP.glob(_COOKIECUTTER_TEMP))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if WORKER or _BEFORE not in session.config.stash:
+        return
+    for leftover in set(_TEMP.glob(_COOKIECUTTER_TEMP)) - session.config.stash[_BEFORE]:
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+_BEFORE = pytest.StashKey[set[Path]]()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """``LONGEST_FIRST``'s files first, each file's tests in their own order. pytest-xdist hands
     out files in collection order (``--no-loadscope-reorder``; it would otherwise start with the
