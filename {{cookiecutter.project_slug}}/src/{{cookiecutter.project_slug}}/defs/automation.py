@@ -19,7 +19,7 @@ from typing import Any
 import dagster as dg
 
 from ..utils.automation import freshness_for, source_freshness
-from ..utils.dbt_translator import asset_key_for, group_for, parse_default_database
+from ..utils.dbt_translator import asset_key_for, group_for, node_meta, parse_default_database
 from ..utils.environment import Environment, get_environment
 from .dbt.common import load_manifest, present
 from .dbt.models import regular_dbt_definitions
@@ -49,7 +49,7 @@ def dbt_freshness_windows(
     for unique_id, props in manifest.get("nodes", {}).items():
         if props.get("resource_type") not in ("model", "snapshot", "seed"):
             continue
-        meta = props.get("meta") or (props.get("config") or {}).get("meta") or {}
+        meta = node_meta(props)
         window = freshness_for(group_for(props, meta), meta, unique_id)
         key = asset_key_for(props, default_database)
         if window is not None and key in keys:

@@ -72,8 +72,7 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
         dagster-dbt validates the group it computes (a dbt group's name as written) first."""
         if dbt_resource_props["resource_type"] == "source":
             return None
-        props = dbt_resource_props
-        return group_for(props, props.get("meta") or props.get("config", {}).get("meta") or {})
+        return group_for(dbt_resource_props, node_meta(dbt_resource_props))
 
     def get_asset_spec(
         self,
@@ -90,7 +89,7 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
             self._code_versions[id(manifest)] = MacroAwareCodeVersions(manifest)
         self._keys[unique_id] = asset_key_for(props, self._default_databases[id(manifest)])
         spec = super().get_asset_spec(manifest, unique_id, project)
-        meta = props.get("meta") or props.get("config", {}).get("meta") or {}
+        meta = node_meta(props)
 
         replacements: dict[str, Any] = {}
         if props["resource_type"] != "source":
@@ -172,9 +171,14 @@ def parse_default_database(manifest: Mapping[str, Any]) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
+def node_meta(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A dbt node's ``meta`` (dbt puts it at the top level or, for some nodes, in ``config``)."""
+    return props.get("meta") or (props.get("config") or {}).get("meta") or {}
+
+
 def asset_key_for(props: Mapping[str, Any], default_database: str | None) -> dg.AssetKey:
     """``meta.dagster.asset_key`` if set, else where the node lives in production."""
-    meta = props.get("meta") or (props.get("config") or {}).get("meta") or {}
+    meta = node_meta(props)
     explicit = (meta.get("dagster") or {}).get("asset_key")
     if explicit:
         return dg.AssetKey(list(explicit))

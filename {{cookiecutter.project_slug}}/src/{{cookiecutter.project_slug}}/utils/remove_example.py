@@ -20,8 +20,10 @@ import dagster as dg
 import duckdb
 
 from .. import settings
+from ..dbt_project import dbt_project
 from .dbt_translator import ProjectDbtTranslator, parse_default_database, published_relation
 from .environment import get_dagster_home, get_duckdb_path
+from .identifiers import quote_identifier
 
 RELATIONS = ("model", "seed", "snapshot", "source")
 
@@ -57,10 +59,6 @@ def relations(resource: Mapping[str, Any], database: str | None) -> set[tuple[st
     return {(schema.lower(), table.lower()) for schema, table in found}
 
 
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 def drop_relations(warehouse: Path, doomed: set[tuple[str, str]]) -> list[str]:
     """Drop ``doomed`` from the DuckDB file ``warehouse`` (views first), then each of their
     schemas left empty; returns ``schema.table`` of what was dropped."""
@@ -74,7 +72,9 @@ def drop_relations(warehouse: Path, doomed: set[tuple[str, str]]) -> list[str]:
         for schema, table, kind in present:
             if (schema.lower(), table.lower()) in doomed:
                 kind_word = "view" if kind == "VIEW" else "table"
-                connection.execute(f"drop {kind_word} {quote(schema)}.{quote(table)}")
+                connection.execute(
+                    f"drop {kind_word} {quote_identifier(schema)}.{quote_identifier(table)}"
+                )
                 dropped.append(f"{schema}.{table}")
         for schema in sorted({schema for schema, _ in doomed}):
             left = connection.execute(
@@ -83,7 +83,7 @@ def drop_relations(warehouse: Path, doomed: set[tuple[str, str]]) -> list[str]:
                 [schema],
             ).fetchone()
             if schema != "main" and left is not None and left[0] == 0:
-                connection.execute(f"drop schema if exists {quote(schema)}")
+                connection.execute(f"drop schema if exists {quote_identifier(schema)}")
     return dropped
 
 
@@ -102,7 +102,7 @@ def wipe_assets(keys: set[dg.AssetKey]) -> list[dg.AssetKey]:
 def main(paths: list[str]) -> int:
     """Forget what the dbt files in ``paths`` built locally (the manifest must be current:
     ``make remove-example`` runs ``make manifest`` first)."""
-    manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    manifest = json.loads(dbt_project.manifest_path.read_text())
     resources = defined_in(manifest, paths)
     translator = ProjectDbtTranslator()
     keys = {translator.get_asset_spec(manifest, r["unique_id"], None).key for r in resources}

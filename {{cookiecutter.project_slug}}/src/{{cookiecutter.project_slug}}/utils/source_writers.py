@@ -71,11 +71,14 @@ def source_writers(manifest: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
-def merge_written_sources(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
+def merge_written_sources(
+    manifest: Mapping[str, Any], written: Mapping[str, str] | None = None
+) -> Mapping[str, Any]:
     """The manifest with every written source's readers depending on its writer (the manifest
-    itself when no source is written). Raises ``SourceWriterError`` naming the nodes when a
-    writer and a reader would share a dbt step."""
-    written = source_writers(manifest)
+    itself when no source is written); ``written`` is ``source_writers(manifest)``, computed
+    here when not given. Raises ``SourceWriterError`` naming the nodes when a writer and a
+    reader would share a dbt step."""
+    written = source_writers(manifest) if written is None else written
     if not written:
         return manifest
     nodes = manifest["nodes"]
@@ -120,11 +123,11 @@ def _same_step(manifest: Mapping[str, Any], source_id: str, writer_id: str, read
     )
 
 
-def writer_selection(manifest: Mapping[str, Any]) -> str:
+def writer_selection(manifest: Mapping[str, Any], written: Mapping[str, str] | None = None) -> str:
     """The dbt selection of the source-writers step (the models step excludes it): the seeds that
     write a source's table, and the source itself, for its tests (dbt attaches those to the
-    source). Empty when there are none."""
-    written = source_writers(manifest)
+    source). Empty when there are none. ``written`` as in ``merge_written_sources``."""
+    written = source_writers(manifest) if written is None else written
     selected = []
     for source_id, writer_id in sorted(written.items()):
         writer = manifest["nodes"][writer_id]

@@ -12,7 +12,7 @@ from ...dbt_project import dbt_project
 from ...utils.dbt_args import PARTITIONS_START_DATE
 from ...utils.dbt_translator import ProjectDbtTranslator
 from ...utils.environment import Warehouse, get_database_for_environment, get_warehouse
-from ...utils.source_writers import merge_written_sources, writer_selection
+from ...utils.source_writers import merge_written_sources, source_writers, writer_selection
 from .publishing import publishes_blue_green
 
 DAILY_PARTITIONS = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START_DATE, timezone="UTC")
@@ -61,8 +61,14 @@ def load_manifest(path: Path = dbt_project.manifest_path) -> Mapping[str, Any]:
 
 
 @functools.lru_cache(maxsize=1)
+def _written(path: str, version: int) -> Mapping[str, str]:
+    """``source_writers`` of the manifest, once per version for both uses below."""
+    return source_writers(_manifest(path, version))
+
+
+@functools.lru_cache(maxsize=1)
 def _merged(path: str, version: int) -> Mapping[str, Any]:
-    return merge_written_sources(_manifest(path, version))
+    return merge_written_sources(_manifest(path, version), _written(path, version))
 
 
 def assets_manifest() -> Mapping[str, Any] | Path:
@@ -77,7 +83,7 @@ def assets_manifest() -> Mapping[str, Any] | Path:
 
 @functools.lru_cache(maxsize=1)
 def _writers(path: str, version: int) -> str:
-    return writer_selection(_manifest(path, version))
+    return writer_selection(_manifest(path, version), _written(path, version))
 
 
 def source_writers_selection() -> str:
