@@ -28,21 +28,20 @@ BLUE_GREEN_FILES = (
     "tests/test_blue_green_snowflake_sql.py",
 )
 
-# The platform-health metapipeline: its package, definitions, tests and docs ({package}: the
-# project's Python package).
+# The platform-health metapipeline: its component folder (definitions and logic), tests and docs
+# ({package}: the project's Python package).
 PLATFORM_HEALTH_FILES = (
-    "src/{package}/platform_health",
     "src/{package}/defs/platform_health",
     "tests/example/platform_health",
     "docs/platform-health.md",
 )
 # Pull requests (PyGithub) or merge requests (python-gitlab), matching the CI provider.
 GITHUB_CHANGE_REQUEST_FILES = (
-    "src/{package}/platform_health/github_pull_requests.py",
+    "src/{package}/defs/platform_health/lib/github_pull_requests.py",
     "tests/example/platform_health/test_github_pull_requests.py",
 )
 GITLAB_CHANGE_REQUEST_FILES = (
-    "src/{package}/platform_health/gitlab_merge_requests.py",
+    "src/{package}/defs/platform_health/lib/gitlab_merge_requests.py",
     "tests/example/platform_health/test_gitlab_merge_requests.py",
 )
 

@@ -235,7 +235,8 @@ def default_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def generated_venv(default_project: Path) -> Path:
     """A venv holding every locked generated-project dependency (``uv sync --locked``, as
-    ``make install`` does), reused across tests and, while uv.lock is unchanged, across runs."""
+    ``make install`` does, with every optional feature's group: one venv serves every bake),
+    reused across tests and, while uv.lock is unchanged, across runs."""
     lock = (default_project / "uv.lock").read_text()
     python = (default_project / ".python-version").read_text().strip()
     digest = hashlib.sha256(f"{python}\n{lock}".encode()).hexdigest()
@@ -243,7 +244,7 @@ def generated_venv(default_project: Path) -> Path:
     if not (stamp.exists() and stamp.read_text() == digest):
         shutil.rmtree(GENERATED_VENV, ignore_errors=True)
         subprocess.run(
-            [_uv(), "sync", "-q", "--locked", "--no-install-project"],
+            [_uv(), "sync", "-q", "--locked", "--no-install-project", "--all-groups"],
             cwd=default_project,
             env=uv_sync_env(GENERATED_VENV),
             check=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import subprocess
 import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 import yaml
 from test_determinism import describe_differences, tree_snapshot
 
-from conftest import DEFAULT_CONTEXT, SUPPORTED_COMBINATIONS, TEMPLATE_DIR, bake, combination_id
+from conftest import DEFAULT_CONTEXT, SUPPORTED_COMBINATIONS, TEMPLATE_DIR, _uv, bake, combination_id
 
 PROJECT_TEMPLATE = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
 # dbt's own Jinja is legitimate in these files; cookiecutter's must never survive anywhere.
@@ -52,17 +53,13 @@ def option_files(context: dict[str, str]) -> set[str]:
         removed |= {f for f in everything if f.startswith("dbt_project/macros/blue_green/")}
         removed |= {"tests/example/test_blue_green.py", "tests/test_blue_green_snowflake_sql.py"}
     if context["platform_health"] != "yes":
-        feature = (
-            "src/acme_data/platform_health/",
-            "src/acme_data/defs/platform_health/",
-            "tests/example/platform_health/",
-        )
+        feature = ("src/acme_data/defs/platform_health/", "tests/example/platform_health/")
         removed |= {f for f in everything if f.startswith(feature)}
         removed |= {"docs/platform-health.md"}
     else:
         other = "gitlab_merge_requests" if context["ci_provider"] == "github" else "github_pull_requests"
         removed |= {
-            f"src/acme_data/platform_health/{other}.py",
+            f"src/acme_data/defs/platform_health/lib/{other}.py",
             f"tests/example/platform_health/test_{other}.py",
         }
     return removed
@@ -117,21 +114,49 @@ def test_structured_files_parse(baked: tuple[dict[str, str], Path]) -> None:
     assert (project / ".python-version").read_text().strip() == "3.12"
 
 
-def test_platform_health_answers_reach_settings_and_dependencies(
+def deployed_requirements(project: Path) -> set[str]:
+    """The distributions a deploy installs: the Serverless PEX's ``uv export --no-dev``, read from
+    the bake's own uv.lock (``--frozen``: offline)."""
+    exported = subprocess.run(
+        [_uv(), "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project", "--quiet"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {line.split("==")[0].lower() for line in exported.splitlines() if "==" in line}
+
+
+PLATFORM_HEALTH_LIBRARIES = {"networkx", "scipy", "sqlglot", "matplotlib"}
+
+
+def test_platform_health_answers_reach_its_component_and_dependencies(
     baked: tuple[dict[str, str], Path],
 ) -> None:
     context, project = baked
-    settings = (project / "src" / "acme_data" / "settings.py").read_text()
-    dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
-    names = {d.split(">")[0].split("=")[0].split("<")[0] for d in dependencies}
-    # One dependency list for every answer (one uv.lock serves every project): the platform-health
-    # libraries and both providers' clients are always there, whatever is switched off.
-    assert {"networkx", "scipy", "sqlglot", "matplotlib", "PyGithub", "python-gitlab"} <= names
+    component = project / "src/acme_data/defs/platform_health/defs.yaml"
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    deployed = deployed_requirements(project)
+    code_host_client = {"github": "pygithub", "gitlab": "python-gitlab"}
     if context["platform_health"] == "yes":
-        assert f'PLATFORM_HEALTH_BI_TOOL = "{context["bi_tool"]}"' in settings
-        assert f'CI_PROVIDER = "{context["ci_provider"]}"' in settings
+        declared = yaml.safe_load(component.read_text())
+        assert declared["type"] == ".component.PlatformHealth"
+        assert declared["attributes"]["bi_tool"] == context["bi_tool"]
+        assert declared["attributes"]["code_host"] == context["ci_provider"]
+        groups = ["platform-health", f"platform-health-{context['ci_provider']}"]
+        assert pyproject["tool"]["uv"]["default-groups"] == ["dev", *groups]
+        assert deployed >= PLATFORM_HEALTH_LIBRARIES | {code_host_client[context["ci_provider"]]}
+        other_provider = "gitlab" if context["ci_provider"] == "github" else "github"
+        assert code_host_client[other_provider] not in deployed
     else:
-        assert "PLATFORM_HEALTH" not in settings
+        assert not component.exists()
+        assert pyproject["tool"]["uv"]["default-groups"] == ["dev"]
+        # What only platform health uses is not installed (sqlglot comes with fakesnow: dev).
+        assert not deployed & {"networkx", "scipy", "matplotlib", "pygithub", "python-gitlab"}
+    # Never the test tools, whatever the answers.
+    assert not deployed & {"pytest", "fakesnow", "ruff", "dagster-webserver"}
+    settings = (project / "src" / "acme_data" / "settings.py").read_text()
+    assert "PLATFORM_HEALTH" not in settings and "CI_PROVIDER" not in settings
     # The example's consumers are there whatever the answer (a plain dbt feature).
     exposures = yaml.safe_load((project / "dbt_project/models/marts/_exposures.yml").read_text())
     assert {e["name"] for e in exposures["exposures"]} == {"front_page_dashboard", "author_leaderboard"}

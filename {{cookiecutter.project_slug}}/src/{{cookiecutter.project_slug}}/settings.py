@@ -53,10 +53,3 @@ BLUE_GREEN_PUBLISHING = {{ "True" if cookiecutter.blue_green_publishing else "Fa
 # its clones are then <PRODUCTION>_CLONE_ELT_<pull request>. Upper-case letters, digits and "_",
 # starting with a letter. Changing it orphans existing clones: drop them first.
 CLONE_NAME_DISCRIMINATOR = ""
-{%- if cookiecutter.platform_health %}
-
-# Platform health (docs/platform-health.md): the BI tool whose reports count as consumers
-# ("none": dbt exposures only), and where its pull or merge requests go.
-PLATFORM_HEALTH_BI_TOOL = "{{ cookiecutter.bi_tool }}"
-CI_PROVIDER = "{{ cookiecutter.ci_provider }}"
-{%- endif %}

@@ -15,13 +15,13 @@ from pathlib import Path
 import dagster as dg
 from stand_ins import PERSON, StandIn, branch_file, branch_head, git, push_commit
 
-from {{ cookiecutter.project_slug }}.platform_health.change_requests import (
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.change_requests import (
     EXPOSURES_BRANCH,
     CodeHost,
     Proposal,
     propose,
 )
-from {{ cookiecutter.project_slug }}.platform_health.git_checkout import (
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.git_checkout import (
     CHANGE_TRAILER,
     GitCheckout,
     RemoteBranch,

@@ -22,9 +22,9 @@ from {{ cookiecutter.project_slug }}.defs.platform_health.io_managers import (
     IO_MANAGER_KEY,
     build_io_manager,
 )
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.charts import PNG_SIGNATURE
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.model import BINotConfiguredError
 from {{ cookiecutter.project_slug }}.defs.platform_health.resources import PlatformHealthResource
-from {{ cookiecutter.project_slug }}.platform_health.charts import PNG_SIGNATURE
-from {{ cookiecutter.project_slug }}.platform_health.model import BINotConfiguredError
 from {{ cookiecutter.project_slug }}.resources import build_resources
 from conftest import MaterializedWarehouse
 
@@ -48,6 +48,13 @@ def materialization(results: list[dg.ExecuteInProcessResult], name: str) -> Any:
         if e.asset_key == key(name)
     ]
     return found
+
+
+def with_bi_tool(bi_tool: str) -> PlatformHealthResource:
+    """The resource as the component (defs.yaml) configures it, reading another BI tool."""
+    configured = defs().resources["platform_health"]
+    assert isinstance(configured, PlatformHealthResource)
+    return PlatformHealthResource(bi_tool=bi_tool, ci_provider=configured.ci_provider)
 
 
 def png_in(markdown: str) -> bytes:
@@ -190,7 +197,7 @@ def run_platform_health(
         PLATFORM_HEALTH_ASSETS,
         resources={
             **build_resources(),
-            "platform_health": PlatformHealthResource(bi_tool=bi_tool),
+            "platform_health": with_bi_tool(bi_tool),
             IO_MANAGER_KEY: build_io_manager(),
         },
         run_config=run_config,
@@ -294,7 +301,7 @@ def test_unconfigured_bi_tool_locally_means_exposures_only(
 
 def test_unconfigured_bi_tool_in_production_names_the_variable(prod_environment: str) -> None:
     with pytest.raises(BINotConfiguredError, match=r"^SUPERSET_URL is not set: platform health"):
-        PlatformHealthResource(bi_tool="superset").bi_adapter()
+        with_bi_tool("superset").bi_adapter()
 
 
 def test_duckdb_file_is_left_closed(warehouse_copy: MaterializedWarehouse, mode: StandIn) -> None:

@@ -12,19 +12,19 @@ import pytest
 import yaml
 
 from {{ cookiecutter.project_slug }} import settings
-from {{ cookiecutter.project_slug }}.platform_health.exposures import (
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.exposures import (
     EXPOSURES_FILE,
     exposure_changes,
     removal_changes,
     remove_model_entries,
 )
-from {{ cookiecutter.project_slug }}.platform_health.graph import (
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.graph import (
     build_platform_graph,
     dbt_locations,
     manifest_databases,
 )
-from {{ cookiecutter.project_slug }}.platform_health.model import BIObject, BIQuery
-from {{ cookiecutter.project_slug }}.platform_health.sql import RelationIndex
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.model import BIObject, BIQuery
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.sql import RelationIndex
 from {{ cookiecutter.project_slug }}.resources import dbt_executable
 
 PROJECT = "{{ cookiecutter.project_slug }}"

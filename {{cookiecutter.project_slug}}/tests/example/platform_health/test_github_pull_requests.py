@@ -33,14 +33,14 @@ from stand_ins import (
 
 from {{ cookiecutter.project_slug }} import settings
 from {{ cookiecutter.project_slug }}.definitions import defs
-from {{ cookiecutter.project_slug }}.platform_health.change_requests import (
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.change_requests import (
     EXPOSURES_BRANCH,
     REMOVAL_BRANCH,
     ChangeRequestError,
     Proposal,
     propose,
 )
-from {{ cookiecutter.project_slug }}.platform_health.github_pull_requests import GitHubPullRequests
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.github_pull_requests import GitHubPullRequests
 from conftest import MaterializedWarehouse
 
 REPO = "/repos/acme/data"

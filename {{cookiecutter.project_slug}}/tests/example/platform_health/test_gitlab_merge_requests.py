@@ -32,14 +32,14 @@ from stand_ins import (
 
 from {{ cookiecutter.project_slug }} import settings
 from {{ cookiecutter.project_slug }}.definitions import defs
-from {{ cookiecutter.project_slug }}.platform_health.change_requests import (
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.change_requests import (
     EXPOSURES_BRANCH,
     REMOVAL_BRANCH,
     ChangeRequestError,
     Proposal,
     propose,
 )
-from {{ cookiecutter.project_slug }}.platform_health.gitlab_merge_requests import GitLabMergeRequests
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.gitlab_merge_requests import GitLabMergeRequests
 from conftest import MaterializedWarehouse
 
 PROJECT_BY_PATH = "/api/v4/projects/acme%2Fdata"

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.project_slug }} import settings
-from {{ cookiecutter.project_slug }}.platform_health.graph import (
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.graph import (
     build_platform_graph,
     consumers,
     dbt_locations,
@@ -19,10 +19,10 @@ from {{ cookiecutter.project_slug }}.platform_health.graph import (
     to_frame,
     unused_models,
 )
-from {{ cookiecutter.project_slug }}.platform_health.importance import importance_frame
-from {{ cookiecutter.project_slug }}.platform_health.model import BIObject, BIQuery
-from {{ cookiecutter.project_slug }}.platform_health.sql import RelationIndex
-from {{ cookiecutter.project_slug }}.platform_health.staleness import StalenessRules, staleness_reason
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.importance import importance_frame
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.model import BIObject, BIQuery
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.sql import RelationIndex
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.staleness import StalenessRules, staleness_reason
 
 PROJECT = "{{ cookiecutter.project_slug }}"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

@@ -13,15 +13,13 @@ import pytest
 import snowflake.connector
 from dagster._core.storage.db_io_manager import TableSlice
 
-from {{ cookiecutter.project_slug }}.defs.platform_health.io_managers import (
-    PlatformHealthDuckDBIOManager,
-    empty_snowflake_table_sql,
-)
-from {{ cookiecutter.project_slug }}.platform_health.history import (
+from {{ cookiecutter.project_slug }}.defs.platform_health.io_managers import PlatformHealthDuckDBIOManager
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.history import (
     COLUMNS,
     history_statements,
     record_counts,
 )
+from {{ cookiecutter.project_slug }}.defs.platform_health.tables import empty_snowflake_table_sql
 from {{ cookiecutter.project_slug }}.utils.identifiers import InvalidIdentifierError
 
 COUNTS = {c: i for i, c in enumerate(COLUMNS[1:], start=1)}

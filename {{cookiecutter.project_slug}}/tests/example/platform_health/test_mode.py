@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from stand_ins import Reply, Request, StandIn, closed_port_url, serve
 
-from {{ cookiecutter.project_slug }}.platform_health.mode import ModeAdapter
-from {{ cookiecutter.project_slug }}.platform_health.model import BIError, BIObject
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.mode import ModeAdapter
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.model import BIError, BIObject
 
 WORKSPACE = "acme"
 API = f"/api/{WORKSPACE}"

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from {{ cookiecutter.project_slug }} import settings
-from {{ cookiecutter.project_slug }}.platform_health.graph import dbt_locations, manifest_databases
-from {{ cookiecutter.project_slug }}.platform_health.sql import (
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.graph import dbt_locations, manifest_databases
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.sql import (
     Relation,
     RelationIndex,
     UnparsableSQLError,

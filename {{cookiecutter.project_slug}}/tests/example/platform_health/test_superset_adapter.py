@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from stand_ins import Reply, closed_port_url, serve
 
-from {{ cookiecutter.project_slug }}.platform_health import rison
-from {{ cookiecutter.project_slug }}.platform_health.model import BIError, BIObject
-from {{ cookiecutter.project_slug }}.platform_health.superset import SupersetAdapter
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib import rison
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.model import BIError, BIObject
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.superset import SupersetAdapter
 
 LOGIN = ("POST", "/api/v1/security/login")
 CSRF = ("GET", "/api/v1/security/csrf_token/")

@@ -17,30 +17,6 @@ from dagster_duckdb import DuckDBResource
 
 from ... import settings
 from ...dbt_project import dbt_project
-from ...platform_health import charts, history
-from ...platform_health.change_requests import (
-    EXPOSURES_BRANCH,
-    REMOVAL_BRANCH,
-    ChangeRequestError,
-    Changes,
-    Proposal,
-    propose,
-)
-from ...platform_health.exposures import exposure_changes, removal_changes
-from ...platform_health.graph import (
-    PlatformGraph,
-    build_platform_graph,
-    dbt_locations,
-    downstream_consumers,
-    from_frame,
-    manifest_databases,
-    to_frame,
-)
-from ...platform_health.graph import unused_models as find_unused_models
-from ...platform_health.importance import importance_frame
-from ...platform_health.model import BIError, BIObject
-from ...platform_health.sql import RelationIndex, dialect_for
-from ...platform_health.staleness import StalenessRules, staleness_reason
 from ...utils.environment import (
     Warehouse,
     get_database_for_environment,
@@ -50,6 +26,30 @@ from ...utils.environment import (
 )
 from ...utils.frames import DataFrame
 from .io_managers import IO_MANAGER_KEY
+from .lib import charts, history
+from .lib.change_requests import (
+    EXPOSURES_BRANCH,
+    REMOVAL_BRANCH,
+    ChangeRequestError,
+    Changes,
+    Proposal,
+    propose,
+)
+from .lib.exposures import exposure_changes, removal_changes
+from .lib.graph import (
+    PlatformGraph,
+    build_platform_graph,
+    dbt_locations,
+    downstream_consumers,
+    from_frame,
+    manifest_databases,
+    to_frame,
+)
+from .lib.graph import unused_models as find_unused_models
+from .lib.importance import importance_frame
+from .lib.model import BIError, BIObject
+from .lib.sql import RelationIndex, dialect_for
+from .lib.staleness import StalenessRules, staleness_reason
 from .resources import PlatformHealthResource
 
 GROUP = "platform_health"

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import dagster as dg
-from dagster._core.storage.db_io_manager import DbTypeHandler, TableSlice
+from dagster._core.storage.db_io_manager import DbTypeHandler
 
 from ... import settings
 from ...resources import DuckDBPandasIOManager, snowflake_connection_config
@@ -26,53 +26,15 @@ from ...utils.environment import (
     get_schema_for_environment,
     get_warehouse,
 )
-from ...utils.identifiers import quote_identifier
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 IO_MANAGER_KEY = "platform_health_io_manager"
-
-
-def snowflake_column_type(dtype: Any) -> str:
-    """The Snowflake type ``write_pandas`` would infer for a pandas column type."""
-    import pandas as pd  # at run time only (utils/frames.py)
-
-    if pd.api.types.is_bool_dtype(dtype):
-        return "BOOLEAN"
-    if pd.api.types.is_integer_dtype(dtype):
-        return "NUMBER(38,0)"
-    if pd.api.types.is_float_dtype(dtype):
-        return "FLOAT"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "TIMESTAMP_NTZ"
-    return "VARCHAR"
-
-
-def with_text_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Object columns (text, possibly all missing) as pandas' string type."""
-    return frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object})
-
-
-def snowflake_table_name(table_slice: TableSlice) -> str:
-    parts = [table_slice.database, table_slice.schema, table_slice.table]
-    return ".".join(quote_identifier(p, "table name") for p in parts if p)
-
-
-def empty_snowflake_table_sql(table_slice: TableSlice, frame: pd.DataFrame) -> str:
-    """``create table`` with the frame's columns (names validated and quoted)."""
-    columns = ", ".join(
-        f"{quote_identifier(str(c), 'column')} {snowflake_column_type(t)}"
-        for c, t in frame.dtypes.items()
-    )
-    return f"create table {snowflake_table_name(table_slice)} ({columns})"
 
 
 class PlatformHealthDuckDBIOManager(DuckDBPandasIOManager):
     @staticmethod
     def type_handlers() -> Sequence[DbTypeHandler[Any]]:
         # Imported only when a run writes: the handler subclasses pandas' (utils/frames.py).
-        from ...platform_health.duckdb_io_manager import ReplacingDuckDBHandler
+        from .duckdb_io import ReplacingDuckDBHandler
 
         return [ReplacingDuckDBHandler()]
 
@@ -87,6 +49,6 @@ def build_io_manager() -> dg.ConfigurableIOManagerFactory[Any]:
         else None
     )
     # Imported only for Snowflake: dagster_snowflake_pandas takes seconds to import.
-    from ...platform_health.snowflake_io_manager import PlatformHealthSnowflakeIOManager
+    from .snowflake_io import PlatformHealthSnowflakeIOManager
 
     return PlatformHealthSnowflakeIOManager(**snowflake_connection_config(), schema=schema)

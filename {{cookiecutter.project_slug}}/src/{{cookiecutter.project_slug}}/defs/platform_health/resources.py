@@ -10,17 +10,16 @@ import os
 
 import dagster as dg
 
-from ... import settings
-from ...platform_health.change_requests import CodeHost
-from ...platform_health.config import build_bi_adapter, build_code_host, dbt_path_in_repository
-from ...platform_health.model import BIAdapter, BINotConfiguredError, NoBIAdapter
 from ...utils.environment import Environment, get_environment
+from .lib.change_requests import CodeHost
+from .lib.config import build_bi_adapter, build_code_host, dbt_path_in_repository
+from .lib.model import BIAdapter, BINotConfiguredError, NoBIAdapter
 
 
 class PlatformHealthResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    bi_tool: str = settings.PLATFORM_HEALTH_BI_TOOL
-    """Where BI reports come from: none, superset or mode (the project's answer by default)."""
-    ci_provider: str = settings.CI_PROVIDER
+    bi_tool: str
+    """Where BI reports come from: none, superset or mode (defs.yaml's ``bi_tool``)."""
+    ci_provider: str
     """github (pull requests) or gitlab (merge requests)."""
 
     def bi_adapter(self) -> tuple[BIAdapter, str | None]:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..utils.identifiers import quote_identifier, validate_identifier
+from ....utils.identifiers import quote_identifier, validate_identifier
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,4 +1,4 @@
-"""The DuckDB half of ``defs/platform_health/io_managers.py``, imported when a run first writes
+"""The DuckDB half of ``io_managers.py``, imported when a run first writes
 findings: it subclasses dagster-duckdb-pandas' handler, and pandas stays out of the definitions'
 load (utils/frames.py)."""
 
@@ -9,8 +9,8 @@ import pandas as pd
 from dagster._core.storage.db_io_manager import TableSlice
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 
-from ..defs.platform_health.io_managers import with_text_columns
-from ..utils.identifiers import validate_identifier
+from ...utils.identifiers import validate_identifier
+from .tables import with_text_columns
 
 
 class ReplacingDuckDBHandler(DuckDBPandasTypeHandler):

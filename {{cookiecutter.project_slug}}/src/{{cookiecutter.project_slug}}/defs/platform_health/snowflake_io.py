@@ -1,4 +1,4 @@
-"""The Snowflake half of ``defs/platform_health/io_managers.py``, imported only where the warehouse
+"""The Snowflake half of ``io_managers.py``, imported only where the warehouse
 is Snowflake: ``dagster_snowflake_pandas`` takes seconds to import, which no DuckDB process should
 pay (and every module under ``defs/`` is imported when the definitions load)."""
 
@@ -11,7 +11,7 @@ from dagster._core.storage.db_io_manager import DbTypeHandler, TableSlice
 from dagster_snowflake_pandas import SnowflakePandasIOManager
 from dagster_snowflake_pandas.snowflake_pandas_type_handler import SnowflakePandasTypeHandler
 
-from ..defs.platform_health.io_managers import (
+from .tables import (
     empty_snowflake_table_sql,
     snowflake_table_name,
     with_text_columns,

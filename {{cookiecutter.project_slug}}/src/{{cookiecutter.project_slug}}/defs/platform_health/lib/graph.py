@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from ..utils.dbt_translator import parse_default_database, production_location
+from ....utils.dbt_translator import parse_default_database, production_location
 from .model import BIObject
 from .sql import RelationIndex, UnparsableSQLError, parse_table_name
 
