@@ -53,8 +53,9 @@ def importable(project: Path, module: str) -> bool:
 
 
 @pytest.fixture
-def feature_sandbox(sandbox: Sandbox) -> Sandbox:
+def feature_sandbox(tmp_path: Path) -> Sandbox:
     """The sandbox, with uv's cache and Python interpreters of this machine (not its HOME's)."""
+    sandbox = Sandbox(tmp_path)
     real = subprocess.run([_uv(), "cache", "dir"], capture_output=True, text=True, check=True)
     python = subprocess.run([_uv(), "python", "find", "3.12"], capture_output=True, text=True, check=True)
     sandbox.env |= {
