@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from test_cruft import Sandbox
+from test_deploy_commands import interpreter_dir
 from test_determinism import describe_differences, tree_snapshot
 
 from conftest import _uv, assert_pytest_summary_all_passed
@@ -57,10 +58,9 @@ def feature_sandbox(tmp_path: Path) -> Sandbox:
     """The sandbox, with uv's cache and Python interpreters of this machine (not its HOME's)."""
     sandbox = Sandbox(tmp_path)
     real = subprocess.run([_uv(), "cache", "dir"], capture_output=True, text=True, check=True)
-    python = subprocess.run([_uv(), "python", "find", "3.12"], capture_output=True, text=True, check=True)
     sandbox.env |= {
         "UV_CACHE_DIR": real.stdout.strip(),
-        "UV_PYTHON": python.stdout.strip(),
+        "UV_PYTHON": str(Path(interpreter_dir("3.12")) / "python3.12"),
         "PATH": f"{Path(_uv()).parent}:{sandbox.env['PATH']}",
     }
     return sandbox

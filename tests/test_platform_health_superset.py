@@ -345,16 +345,17 @@ DRIVER = """
 import json, sys
 import dagster as dg
 import duckdb
+from acme_data.definitions import defs
 from acme_data.defs.platform_health.assets import PLATFORM_HEALTH_ASSETS
 from acme_data.defs.platform_health.io_managers import IO_MANAGER_KEY, build_io_manager
-from acme_data.defs.platform_health.resources import PlatformHealthResource
 from acme_data.resources import build_resources
 from acme_data.utils.environment import get_duckdb_path
 
 config = json.loads(sys.argv[1])
 result = dg.materialize(
     PLATFORM_HEALTH_ASSETS,
-    resources={**build_resources(), "platform_health": PlatformHealthResource(),
+    # The platform_health resource as the component configures it (defs.yaml: bi_tool superset).
+    resources={**build_resources(), "platform_health": defs().resources["platform_health"],
                IO_MANAGER_KEY: build_io_manager()},
     run_config=config,
 )
