@@ -44,6 +44,21 @@ GITLAB_CHANGE_REQUEST_FILES = (
     "src/{package}/defs/platform_health/lib/gitlab_merge_requests.py",
     "tests/example/platform_health/test_gitlab_merge_requests.py",
 )
+# Each BI tool's adapter and its tests: kept only where it is the project's bi_tool (both share
+# the HTTP helpers, kept where either is).
+BI_TOOL_FILES = {
+    "superset": (
+        "src/{package}/defs/platform_health/lib/superset.py",
+        "src/{package}/defs/platform_health/lib/rison.py",
+        "tests/example/platform_health/test_superset_adapter.py",
+    ),
+    "mode": (
+        "src/{package}/defs/platform_health/lib/mode.py",
+        "tests/example/platform_health/test_mode.py",
+        "tests/example/platform_health/test_mode_assets.py",
+    ),
+}
+BI_HTTP_FILES = ("src/{package}/defs/platform_health/lib/http.py",)
 
 
 def remove_paths(project_dir: Path, relative_paths: tuple[str, ...]) -> None:
@@ -77,15 +92,17 @@ def remove_blue_green_files(project_dir: Path, blue_green_publishing: bool) -> N
 
 
 def remove_platform_health_files(
-    project_dir: Path, package: str, platform_health: bool, ci_provider: str
+    project_dir: Path, package: str, platform_health: bool, ci_provider: str, bi_tool: str
 ) -> None:
-    """Without platform health its whole feature goes; with it, the other provider's opener."""
+    """Without platform health its whole folder goes; with it, the other code host's opener and
+    every BI adapter but the chosen one."""
     if not platform_health:
         unused = PLATFORM_HEALTH_FILES
-    elif ci_provider == "github":
-        unused = GITLAB_CHANGE_REQUEST_FILES
     else:
-        unused = GITHUB_CHANGE_REQUEST_FILES
+        unused = GITLAB_CHANGE_REQUEST_FILES if ci_provider == "github" else GITHUB_CHANGE_REQUEST_FILES
+        for tool, files in BI_TOOL_FILES.items():
+            unused += files if tool != bi_tool else ()
+        unused += BI_HTTP_FILES if bi_tool == "none" else ()
     remove_paths(project_dir, tuple(path.format(package=package) for path in unused))
 
 
@@ -94,7 +111,11 @@ def main(answers: Mapping[str, Any], project_dir: Path) -> None:
     remove_hybrid_files(project_dir, answers["dagster_plus_deployment_type"])
     remove_blue_green_files(project_dir, answers["blue_green_publishing"])
     remove_platform_health_files(
-        project_dir, answers["project_slug"], answers["platform_health"], answers["ci_provider"]
+        project_dir,
+        answers["project_slug"],
+        answers["platform_health"],
+        answers["ci_provider"],
+        answers["bi_tool"],
     )
 
 

@@ -129,13 +129,15 @@ SUPPORTED_COMBINATIONS: list[dict[str, str]] = [
 # The two projects whose generated suites run for real: GitHub's in test_generated_project.py,
 # GitLab's inside its CI test job under gitlab-ci-local (test_ci_files.py). Between them they
 # cover both CI providers, both deployment types and both blue/green choices, and platform
-# health with no BI tool (GitHub) and with one (GitLab: Superset, unconfigured locally).
+# health with each BI adapter (each baked only where chosen): Mode for GitHub (its asset tests
+# against a Mode stand-in), Superset for GitLab (unconfigured locally; the real Superset is
+# test_platform_health_superset.py's).
 GITHUB = {
     "ci_provider": "github",
     "blue_green_publishing": "yes",
     "dagster_plus_deployment_type": "serverless",
     "platform_health": "yes",
-    "bi_tool": "none",
+    "bi_tool": "mode",
 }
 GITLAB = {
     "ci_provider": "gitlab",

@@ -62,6 +62,16 @@ def option_files(context: dict[str, str]) -> set[str]:
             f"src/acme_data/defs/platform_health/lib/{other}.py",
             f"tests/example/platform_health/test_{other}.py",
         }
+        adapters = {
+            "superset": {"lib/superset.py", "lib/rison.py", "test_superset_adapter.py"},
+            "mode": {"lib/mode.py", "test_mode.py", "test_mode_assets.py"},
+        }
+        unused = {f for tool, files in adapters.items() if tool != context["bi_tool"] for f in files}
+        unused |= {"lib/http.py"} if context["bi_tool"] == "none" else set()
+        removed |= {
+            f"src/acme_data/defs/platform_health/{f}" if f.startswith("lib/") else f"tests/example/platform_health/{f}"
+            for f in unused
+        }
     return removed
 
 

@@ -429,6 +429,13 @@ def make_project(tmp_path: Path) -> Path:
         "tests/example/platform_health/test_graph.py",
         "tests/example/platform_health/test_github_pull_requests.py",
         "tests/example/platform_health/test_gitlab_merge_requests.py",
+        "src/acme_data/defs/platform_health/lib/superset.py",
+        "src/acme_data/defs/platform_health/lib/rison.py",
+        "src/acme_data/defs/platform_health/lib/mode.py",
+        "src/acme_data/defs/platform_health/lib/http.py",
+        "tests/example/platform_health/test_superset_adapter.py",
+        "tests/example/platform_health/test_mode.py",
+        "tests/example/platform_health/test_mode_assets.py",
         "docs/platform-health.md",
     ]:
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -450,6 +457,7 @@ def remaining(project: Path) -> set[str]:
                 "dagster_plus_deployment_type": "serverless",
                 "blue_green_publishing": True,
                 "platform_health": True,
+                "bi_tool": "none",
             },
             {
                 ".github/workflows/ci.yml",
@@ -471,6 +479,7 @@ def remaining(project: Path) -> set[str]:
                 "dagster_plus_deployment_type": "hybrid",
                 "blue_green_publishing": False,
                 "platform_health": True,
+                "bi_tool": "mode",
             },
             {
                 ".gitlab-ci.yml",
@@ -483,6 +492,10 @@ def remaining(project: Path) -> set[str]:
                 "src/acme_data/defs/platform_health/assets.py",
                 "tests/example/platform_health/test_graph.py",
                 "tests/example/platform_health/test_gitlab_merge_requests.py",
+                "src/acme_data/defs/platform_health/lib/mode.py",
+                "src/acme_data/defs/platform_health/lib/http.py",
+                "tests/example/platform_health/test_mode.py",
+                "tests/example/platform_health/test_mode_assets.py",
                 "docs/platform-health.md",
             },
         ),
@@ -493,6 +506,7 @@ def remaining(project: Path) -> set[str]:
                 "dagster_plus_deployment_type": "hybrid",
                 "blue_green_publishing": False,
                 "platform_health": False,
+                "bi_tool": "none",
             },
             {".gitlab-ci.yml", "Dockerfile", ".dockerignore", "build.yaml", "keep.txt"},
         ),

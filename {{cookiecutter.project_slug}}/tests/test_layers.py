@@ -99,9 +99,7 @@ def test_feature_folders_are_imported_only_from_inside(folder: str) -> None:
 def test_logic_folders_stay_free_of_dagster_and_their_component(folder: str) -> None:
     def refused(name: str) -> bool:
         inside = name == folder or name.startswith(f"{folder}.")
-        return name.split(".")[0].startswith("dagster") or (
-            name.startswith("defs.") and not inside
-        )
+        return name.split(".")[0].startswith("dagster") or (name.startswith("defs.") and not inside)
 
     found = {
         module: sorted(n for n in imports(path) if refused(n))

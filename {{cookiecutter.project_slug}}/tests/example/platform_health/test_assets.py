@@ -1,19 +1,15 @@
-"""The platform-health assets for real: in `make run` on DuckDB with no BI tool, then against a
-Mode stand-in (modelled on Mode's API docs, as in test_mode.py) on a copy of that warehouse:
-exact edges, stale and unused sets, archiving only when enabled, and clear failures."""
+"""The platform-health assets for real, in `make run` on DuckDB with no BI tool configured: exact
+findings, charts, dry-run proposals. The helpers at the end run them alone on a copy of that
+warehouse, for the BI tools' own tests (test_mode_assets.py against a Mode stand-in).
+"""
 
 import base64
-import json
 import shutil
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 import pytest
-from stand_ins import Reply, StandIn, closed_port_url, serve
 
 from {{ cookiecutter.project_slug }} import settings
 from {{ cookiecutter.project_slug }}.definitions import defs
@@ -23,7 +19,7 @@ from {{ cookiecutter.project_slug }}.defs.platform_health.io_managers import (
     build_io_manager,
 )
 from {{ cookiecutter.project_slug }}.defs.platform_health.lib.charts import PNG_SIGNATURE
-from {{ cookiecutter.project_slug }}.defs.platform_health.lib.model import BINotConfiguredError
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.model import BIError
 from {{ cookiecutter.project_slug }}.defs.platform_health.resources import PlatformHealthResource
 from {{ cookiecutter.project_slug }}.resources import build_resources
 from conftest import MaterializedWarehouse
@@ -121,64 +117,7 @@ def test_definitions_load_with_no_credentials_and_schedule_weekly() -> None:
     assert schedule.job.name == "platform_health_job"
 
 
-# --- against a Mode stand-in ---------------------------------------------------------------------
-
-API = "/api/acme"
-NOW = datetime.now(UTC)
-
-
-def mode_report(token: str, last_run_days: int | None, runs: int, views: int) -> dict[str, Any]:
-    last_run = (
-        (NOW - timedelta(days=last_run_days)).isoformat() if last_run_days is not None else None
-    )
-    return {
-        "token": token,
-        "name": f"Report {token}",
-        "created_at": (NOW - timedelta(days=400)).isoformat(),
-        "updated_at": (NOW - timedelta(days=300)).isoformat(),
-        "last_run_at": last_run,
-        "runs_count": runs,
-        "view_count": views,
-        "archived": False,
-        "_links": {},
-    }
-
-
-SQL = {
-    "fresh": "select title, score from analytics.story_rankings order by score desc limit 10",
-    "stale": "select * from intermediate.int_comments c join staging.stg_comments s using (comment_id)",
-    "broken": "select * form where",
-}
-
-
-@pytest.fixture
-def mode(monkeypatch: pytest.MonkeyPatch) -> Iterator[StandIn]:
-    reports = [
-        mode_report("fresh", 2, 40, 80),
-        mode_report("stale", 200, 30, 30),
-        mode_report("broken", 1, 10, 10),
-    ]
-    routes: dict[tuple[str, str], Any] = {
-        ("GET", f"{API}/spaces"): lambda _r: Reply(
-            body={"_embedded": {"spaces": [{"token": "s"}]}}
-        ),
-        ("GET", f"{API}/spaces/s/reports"): lambda _r: Reply(
-            body={"_embedded": {"reports": reports}}
-        ),
-        ("PATCH", f"{API}/reports/stale/archive"): lambda _r: Reply(
-            body={**reports[1], "archived": True}
-        ),
-    }
-    for token, sql in SQL.items():
-        routes[("GET", f"{API}/reports/{token}/queries")] = lambda _r, s=sql, t=token: Reply(
-            body={"_embedded": {"queries": [{"token": f"{t}-q", "raw_query": s}]}}
-        )
-    with serve(routes) as stand_in:
-        monkeypatch.setenv("MODE_WORKSPACE", "acme")
-        monkeypatch.setenv("MODE_API_TOKEN", "token")
-        monkeypatch.setenv("MODE_API_SECRET", "secret")
-        monkeypatch.setenv("MODE_URL", stand_in.url)
-        yield stand_in
+# --- runs of the platform-health assets alone, on a copy of that warehouse ----------------------
 
 
 @pytest.fixture
@@ -205,108 +144,41 @@ def run_platform_health(
     )
 
 
-def archive_calls(stand_in: StandIn) -> list[str]:
-    return [r.path for r in stand_in.requests if r.method == "PATCH"]
+def test_a_bi_tool_not_in_the_project_says_how_to_add_it() -> None:
+    absent = "{{ 'mode' if cookiecutter.bi_tool != 'mode' else 'superset' }}"
+    with pytest.raises(BIError, match=rf"^bi_tool: '{absent}' is not in this project; add it with"):
+        with_bi_tool(absent).bi_adapter()
+{%- if cookiecutter.bi_tool != "none" %}
 
 
-def test_mode_reports_join_the_graph_and_stale_ones_are_only_listed(
-    warehouse_copy: MaterializedWarehouse, mode: StandIn
-) -> None:
-    result = run_platform_health("mode")
-    assert result.success
-    query = warehouse_copy.query
-    edges = query(
-        "select node_id, upstream from platform_health.platform_graph where tool = 'mode' order by 1"
-    )
-    assert [(node, json.loads(upstream)) for node, upstream in edges] == [
-        ("mode:report:broken", []),
-        ("mode:report:fresh", [model("story_rankings")]),
-        ("mode:report:stale", [model("int_comments"), model("stg_comments")]),
-    ]
-    (unparsed,) = query(
-        "select unparsed_sql from platform_health.platform_graph where node_id = 'mode:report:broken'"
-    )[0]
-    assert [u["query"] for u in json.loads(unparsed)] == ["mode:report:broken:query:broken-q"]
-    assert query("select node_id, action from platform_health.stale_reports") == [
-        ("mode:report:stale", "dry run: would archive (enable config archive)")
-    ]
-    (reason,) = query("select reason from platform_health.stale_reports")[0]
-    assert reason.startswith("not run in 200 days")
-    # int_comments has a (stale) consumer now: not unused, but flagged.
-    assert query("select unique_id, status from platform_health.unused_models") == [
-        (model("int_comments"), "only stale consumers")
-    ]
-    assert archive_calls(mode) == []
+# --- this project's BI tool, unconfigured ----------------------------------------------------------
 
-
-def test_archiving_happens_only_when_enabled_and_within_the_limit(
-    warehouse_copy: MaterializedWarehouse, mode: StandIn
-) -> None:
-    stale_config = f"{'__'.join(PREFIX)}__stale_reports"
-    refused = run_platform_health(
-        "mode", {"ops": {stale_config: {"config": {"archive": True, "max_archived": 0}}}}
-    )
-    assert not refused.success
-    failure = next(e for e in refused.all_events if e.is_step_failure)
-    assert "exceed max_archived=0; nothing was archived" in str(failure.event_specific_data)
-    assert archive_calls(mode) == []
-
-    archived = run_platform_health("mode", {"ops": {stale_config: {"config": {"archive": True}}}})
-    assert archived.success
-    assert archive_calls(mode) == [f"{API}/reports/stale/archive"]
-    assert warehouse_copy.query("select node_id, action from platform_health.stale_reports") == [
-        ("mode:report:stale", "archived")
-    ]
-
-
-def test_bi_tool_down_fails_clearly_and_changes_nothing(
-    warehouse_copy: MaterializedWarehouse, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    before = warehouse_copy.query("select count(*) from platform_health.platform_graph")
-    url = closed_port_url()
-    for name, value in {
-        "MODE_WORKSPACE": "acme",
-        "MODE_API_TOKEN": "t",
-        "MODE_API_SECRET": "s",
-        "MODE_URL": url,
-    }.items():
-        monkeypatch.setenv(name, value)
-    result = run_platform_health("mode")
-    assert not result.success
-    failure = next(e for e in result.all_events if e.is_step_failure)
-    assert failure.step_key.endswith("platform_graph")
-    assert f"platform_graph: mode at {url}/ is unreachable" in str(failure.event_specific_data)
-    assert not any(
-        e.is_step_success for e in result.all_events if e.step_key and "stale" in e.step_key
-    )
-    assert warehouse_copy.query("select count(*) from platform_health.platform_graph") == before
+BI_TOOL = "{{ cookiecutter.bi_tool }}"
+FIRST_VARIABLE = "{{ {'superset': 'SUPERSET_URL', 'mode': 'MODE_WORKSPACE'}[cookiecutter.bi_tool] }}"
 
 
 def test_unconfigured_bi_tool_locally_means_exposures_only(
     warehouse_copy: MaterializedWarehouse,
 ) -> None:
     """`make run` needs no BI credentials, whatever the project's BI tool."""
-    result = run_platform_health("superset")
+    result = run_platform_health(BI_TOOL)
     assert result.success
     (graph,) = [
         e.materialization
         for e in result.get_asset_materialization_events()
         if e.asset_key == key("platform_graph")
     ]
-    assert graph.metadata["bi_tool"].value.startswith("none (SUPERSET_URL is not set")
+    assert graph.metadata["bi_tool"].value.startswith(f"none ({FIRST_VARIABLE} is not set")
     assert warehouse_copy.query(
         "select count(*) from platform_health.platform_graph where tool != 'dbt'"
     ) == [(0,)]
 
 
 def test_unconfigured_bi_tool_in_production_names_the_variable(prod_environment: str) -> None:
-    with pytest.raises(BINotConfiguredError, match=r"^SUPERSET_URL is not set: platform health"):
-        with_bi_tool("superset").bi_adapter()
+    from {{ cookiecutter.project_slug }}.defs.platform_health.lib.model import BINotConfiguredError
 
-
-def test_duckdb_file_is_left_closed(warehouse_copy: MaterializedWarehouse, mode: StandIn) -> None:
-    assert run_platform_health("mode").success
-    with duckdb.connect(str(warehouse_copy.path), read_only=True) as connection:
-        assert connection.execute(
-            "select count(*) from platform_health.model_count_history"
-        ).fetchone()
+    with pytest.raises(
+        BINotConfiguredError, match=rf"^{FIRST_VARIABLE} is not set: platform health"
+    ):
+        with_bi_tool(BI_TOOL).bi_adapter()
+{%- endif %}

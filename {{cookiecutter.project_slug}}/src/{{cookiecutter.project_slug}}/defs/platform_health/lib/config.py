@@ -27,11 +27,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from .change_requests import ChangeRequestError, CodeHost
-from .mode import DEFAULT_URL as MODE_URL
-from .mode import ModeAdapter
-from .model import BIAdapter, BIError, BINotConfiguredError, NoBIAdapter
-from .superset import SupersetAdapter
+from .model import BIAdapter, BIError, NoBIAdapter
 
+# Each BI tool is one module of this package (its adapter and ``from_environment``), baked only
+# into projects that chose it: `make add-feature FEATURE=platform_health BI_TOOL=...` adds one.
 BI_TOOLS = ("none", "superset", "mode")
 DEFAULT_DBT_PATH = "dbt_project"
 # ci_provider -> (module of this package, class, token variable, repository variable, URL variable)
@@ -53,33 +52,22 @@ CODE_HOSTS = {
 }
 
 
-def _require(environ: Mapping[str, str], name: str, purpose: str) -> str:
-    value = environ.get(name, "").strip()
-    if not value:
-        raise BINotConfiguredError(f"{name} is not set: {purpose}")
-    return value
-
-
 def build_bi_adapter(tool: str, environ: Mapping[str, str]) -> BIAdapter:
     if tool == "none":
         return NoBIAdapter()
-    if tool == "superset":
-        why = "platform health reads Superset (bi_tool=superset)"
-        return SupersetAdapter(
-            _require(environ, "SUPERSET_URL", why),
-            _require(environ, "SUPERSET_USERNAME", why),
-            _require(environ, "SUPERSET_PASSWORD", why),
-            provider=environ.get("SUPERSET_AUTH_PROVIDER", "db") or "db",
-        )
-    if tool == "mode":
-        why = "platform health reads Mode (bi_tool=mode)"
-        return ModeAdapter(
-            _require(environ, "MODE_WORKSPACE", why),
-            _require(environ, "MODE_API_TOKEN", why),
-            _require(environ, "MODE_API_SECRET", why),
-            url=environ.get("MODE_URL", "") or MODE_URL,
-        )
-    raise BIError(f"bi_tool: {tool!r} is not one of: {', '.join(BI_TOOLS)}")
+    if tool not in BI_TOOLS:
+        raise BIError(f"bi_tool: {tool!r} is not one of: {', '.join(BI_TOOLS)}")
+    try:
+        module = importlib.import_module(f".{tool}", __package__)
+    except ModuleNotFoundError as error:
+        if error.name != f"{__package__}.{tool}":
+            raise
+        raise BIError(
+            f"bi_tool: {tool!r} is not in this project; add it with "
+            f"`make add-feature FEATURE=platform_health BI_TOOL={tool}`"
+        ) from None
+    adapter: BIAdapter = module.from_environment(environ)
+    return adapter
 
 
 def build_code_host(ci_provider: str, environ: Mapping[str, str]) -> CodeHost | None:

@@ -8,13 +8,13 @@ last run, run count, view count and whether it is archived. Lists follow HAL: it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import requests
 
 from .http import JsonApi, expect, parse_timestamp
-from .model import BIError, BIObject, BIQuery
+from .model import BIError, BIObject, BIQuery, required_variable
 
 TOOL = "mode"
 DEFAULT_URL = "https://app.mode.com"
@@ -26,6 +26,17 @@ def _count(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def from_environment(environ: Mapping[str, str]) -> ModeAdapter:
+    """The adapter ``bi_tool: mode`` runs with (lib/config.py lists the variables)."""
+    why = "platform health reads Mode (bi_tool=mode)"
+    return ModeAdapter(
+        required_variable(environ, "MODE_WORKSPACE", why),
+        required_variable(environ, "MODE_API_TOKEN", why),
+        required_variable(environ, "MODE_API_SECRET", why),
+        url=environ.get("MODE_URL", "") or DEFAULT_URL,
+    )
 
 
 class ModeAdapter:

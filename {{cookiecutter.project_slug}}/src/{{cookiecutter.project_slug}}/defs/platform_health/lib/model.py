@@ -6,6 +6,7 @@ knows which tool they came from.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -17,6 +18,14 @@ class BIError(RuntimeError):
 
 class BINotConfiguredError(BIError):
     """A variable the BI tool needs (its URL, a credential) is not set."""
+
+
+def required_variable(environ: Mapping[str, str], name: str, purpose: str) -> str:
+    """``environ[name]``, stripped; :class:`BINotConfiguredError` naming it when unset."""
+    value = environ.get(name, "").strip()
+    if not value:
+        raise BINotConfiguredError(f"{name} is not set: {purpose}")
+    return value
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,7 +25,7 @@ import requests
 
 from . import rison
 from .http import JsonApi, expect, parse_timestamp
-from .model import BIError, BIObject, BIQuery
+from .model import BIError, BIObject, BIQuery, required_variable
 
 TOOL = "superset"
 PAGE_SIZE = 100
@@ -60,6 +60,17 @@ def _node(kind: str, object_id: Any) -> str:
 
 def _normalized_sql(sql: str) -> str:
     return " ".join(sql.split()).rstrip(";").strip().lower()
+
+
+def from_environment(environ: Mapping[str, str]) -> SupersetAdapter:
+    """The adapter ``bi_tool: superset`` runs with (lib/config.py lists the variables)."""
+    why = "platform health reads Superset (bi_tool=superset)"
+    return SupersetAdapter(
+        required_variable(environ, "SUPERSET_URL", why),
+        required_variable(environ, "SUPERSET_USERNAME", why),
+        required_variable(environ, "SUPERSET_PASSWORD", why),
+        provider=environ.get("SUPERSET_AUTH_PROVIDER", "db") or "db",
+    )
 
 
 class SupersetAdapter:
