@@ -1,6 +1,9 @@
-"""The main job: bake the default project, install it, run its whole local pipeline.
+"""The main job: bake the default project with every optional feature on, install it, run its
+whole local pipeline.
 
-Bakes into build/demo/<slug> (replacing any earlier demo), installs the project into its own
+The defaults are a lean start (platform health off: a team adds it with `make add-feature`); the
+demo turns it on to show everything the template makes. Bakes into build/demo/<slug> (replacing
+any earlier demo), installs the project into its own
 .venv with its own `make install` (uv, from the project's uv.lock), then runs `make run` there,
 which materializes every asset on DuckDB and lists the tables.
 """
@@ -14,6 +17,8 @@ import time
 from generated_env import TEMPLATE_DIR, bake_default, install
 
 DEMO_DIR = TEMPLATE_DIR / "build" / "demo"
+# The default answers, with every optional feature on (blue/green publishing already is).
+EVERY_FEATURE = {"platform_health": True}
 
 
 def step(message: str) -> None:
@@ -22,8 +27,8 @@ def step(message: str) -> None:
 
 def main() -> int:
     started = time.monotonic()
-    step(f"Baking the default project into {DEMO_DIR}")
-    project = bake_default(DEMO_DIR)
+    step(f"Baking the default project, every optional feature on ({EVERY_FEATURE}), into {DEMO_DIR}")
+    project = bake_default(DEMO_DIR, **EVERY_FEATURE)
 
     step("Installing it into its .venv (make install: uv sync --locked, then dbt parse)")
     install(project)

@@ -18,11 +18,13 @@ from template_snapshot import snapshot
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 
 
-def bake_default(output_dir: Path) -> Path:
-    """Bake the default answers into ``output_dir`` (emptied first); return the project folder."""
+def bake_default(output_dir: Path, **answers: object) -> Path:
+    """Bake the default answers (with ``answers`` changed) into ``output_dir`` (emptied first);
+    return the project folder."""
     shutil.rmtree(output_dir, ignore_errors=True)
     with tempfile.TemporaryDirectory() as folder:  # not the repository: it holds build/ and .venv
-        return Path(cookiecutter(str(snapshot(Path(folder))), no_input=True, output_dir=str(output_dir)))
+        template = str(snapshot(Path(folder)))
+        return Path(cookiecutter(template, no_input=True, output_dir=str(output_dir), extra_context=answers))
 
 
 def install(project: Path) -> Path:

@@ -215,7 +215,7 @@ EXPECTED_KEYS = {
 }
 # The source, keyed in its own database: an external asset (no ingestion asset writes it here).
 SOURCE_KEY = "erp/shop/orders"
-# Platform health (on by default) is not part of the dbt project: its assets are left aside.
+# Platform health (when on) is not part of the dbt project: its assets are left aside.
 PLATFORM_HEALTH = "production/platform_health/"
 
 
