@@ -233,7 +233,7 @@ def test_the_project_keeps_the_answers_it_was_made_with(cookies: Any) -> None:
         "python_version": "3.13",
     }
     first = bake(cookies, **given)
-    bake(cookies, project_name="Other Corp", bi_tool="mode")  # another project, baked later
+    bake(cookies, project_name="Other Corp", platform_health="yes", bi_tool="mode")  # baked later
     kept = json.loads((first / ".cookiecutter-answers.json").read_text())
     defaults = {
         k: v[0] if isinstance(v, list) else v for k, v in DEFAULT_CONTEXT.items() if not k.startswith("_")

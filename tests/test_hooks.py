@@ -334,9 +334,9 @@ def test_cli_refuses_a_bad_given_answer_before_prompting(tmp_path: Path, command
 
 def test_cli_menus_number_the_choices_and_ask_yes_or_no(tmp_path: Path) -> None:
     """Interactively every choice is a numbered menu with labels and each yes/no question a
-    [y/n] prompt; answering 2 for the CI provider and n for platform health bakes a GitLab
-    project without platform health."""
-    picks = {"ci_provider": "2", "platform_health": "n"}
+    [y/n] prompt; answering 2 for the CI provider, y for platform health (off by default) and 3
+    for the BI tool bakes a GitLab project with platform health reading Mode."""
+    picks = {"ci_provider": "2", "platform_health": "y", "bi_tool": "3"}
     questions = [name for name in DEFAULT_CONTEXT if not name.startswith("_")]
     stdin = "".join(f"{picks.get(name, '')}\n" for name in questions)
     completed = cookiecutter_cli(tmp_path, str(TEMPLATE_DIR), stdin=stdin)
@@ -345,12 +345,12 @@ def test_cli_menus_number_the_choices_and_ask_yes_or_no(tmp_path: Path) -> None:
     assert "CI provider 1 - GitHub Actions 2 - GitLab CI Choose from [1/2] (1):" in prompt
     assert "Python version the project runs on 1 - 3.12 2 - 3.11 3 - 3.13 Choose from [1/2/3] (1):" in prompt
     assert "1 - None (dbt exposures only) 2 - Apache Superset 3 - Mode" in prompt
-    assert "kept current) [y/n] (y):" in prompt
+    assert "kept current) [y/n] (n):" in prompt
     project = tmp_path / "out" / "acme_data"
     assert (project / ".gitlab-ci.yml").is_file() and not (project / ".github").exists()
-    assert not (project / "docs" / "platform-health.md").exists()
+    assert (project / "src/acme_data/defs/platform_health/lib/mode.py").is_file()
     answers = json.loads((project / ".cookiecutter-answers.json").read_text())
-    assert [answers[k] for k in ("ci_provider", "platform_health", "bi_tool")] == ["gitlab", False, "none"]
+    assert [answers[k] for k in ("ci_provider", "platform_health", "bi_tool")] == ["gitlab", True, "mode"]
 
 
 @pytest.mark.parametrize("word", ["no", "OFF", "false", "n"])

@@ -40,7 +40,9 @@ from {{ cookiecutter.project_slug }}.defs.platform_health.lib.change_requests im
     Proposal,
     propose,
 )
-from {{ cookiecutter.project_slug }}.defs.platform_health.lib.github_pull_requests import GitHubPullRequests
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.github_pull_requests import (
+    GitHubPullRequests,
+)
 from conftest import MaterializedWarehouse
 
 REPO = "/repos/acme/data"

@@ -39,7 +39,9 @@ from {{ cookiecutter.project_slug }}.defs.platform_health.lib.change_requests im
     Proposal,
     propose,
 )
-from {{ cookiecutter.project_slug }}.defs.platform_health.lib.gitlab_merge_requests import GitLabMergeRequests
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.gitlab_merge_requests import (
+    GitLabMergeRequests,
+)
 from conftest import MaterializedWarehouse
 
 PROJECT_BY_PATH = "/api/v4/projects/acme%2Fdata"

@@ -22,7 +22,10 @@ from {{ cookiecutter.project_slug }}.defs.platform_health.lib.graph import (
 from {{ cookiecutter.project_slug }}.defs.platform_health.lib.importance import importance_frame
 from {{ cookiecutter.project_slug }}.defs.platform_health.lib.model import BIObject, BIQuery
 from {{ cookiecutter.project_slug }}.defs.platform_health.lib.sql import RelationIndex
-from {{ cookiecutter.project_slug }}.defs.platform_health.lib.staleness import StalenessRules, staleness_reason
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.staleness import (
+    StalenessRules,
+    staleness_reason,
+)
 
 PROJECT = "{{ cookiecutter.project_slug }}"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

@@ -13,7 +13,9 @@ import pytest
 import snowflake.connector
 from dagster._core.storage.db_io_manager import TableSlice
 
-from {{ cookiecutter.project_slug }}.defs.platform_health.io_managers import PlatformHealthDuckDBIOManager
+from {{ cookiecutter.project_slug }}.defs.platform_health.io_managers import (
+    PlatformHealthDuckDBIOManager,
+)
 from {{ cookiecutter.project_slug }}.defs.platform_health.lib.history import (
     COLUMNS,
     history_statements,

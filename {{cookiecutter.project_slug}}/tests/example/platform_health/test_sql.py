@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 
 from {{ cookiecutter.project_slug }} import settings
-from {{ cookiecutter.project_slug }}.defs.platform_health.lib.graph import dbt_locations, manifest_databases
+from {{ cookiecutter.project_slug }}.defs.platform_health.lib.graph import (
+    dbt_locations,
+    manifest_databases,
+)
 from {{ cookiecutter.project_slug }}.defs.platform_health.lib.sql import (
     Relation,
     RelationIndex,
