@@ -11,19 +11,44 @@ START = datetime(2025, 3, 4, tzinfo=UTC)
 END = datetime(2025, 3, 5, tzinfo=UTC)
 
 
-def test_partitioned_build_args_hand_the_window_to_both_kinds_of_incremental_model() -> None:
-    args = dbt_args.partitioned_build_args(START, END)
+EVENT_TIME = [
+    "--event-time-start",
+    "2025-03-04T00:00:00",
+    "--event-time-end",
+    "2025-03-05T00:00:00",
+]
+
+
+def test_the_window_reaches_incremental_models_through_the_environment() -> None:
+    assert dbt_args.partitioned_build_args(START, END) == ["build", *EVENT_TIME]
+    assert dbt_args.partition_window_env(START, END) == {
+        "DAGSTER_PARTITION_START": "2025-03-04 00:00:00",
+        "DAGSTER_PARTITION_END": "2025-03-05 00:00:00",
+    }
+
+
+def test_models_reading_the_window_vars_get_them_as_vars_too() -> None:
+    args = dbt_args.partitioned_build_args(START, END, window_vars=True)
     assert args[:2] == ["build", "--vars"]
     assert json.loads(args[2]) == {
         "start_date": "2025-03-04 00:00:00",
         "end_date": "2025-03-05 00:00:00",
     }
-    assert args[3:] == [
-        "--event-time-start",
-        "2025-03-04T00:00:00",
-        "--event-time-end",
-        "2025-03-05T00:00:00",
-    ]
+    assert args[3:] == EVENT_TIME
+
+
+@pytest.mark.parametrize(
+    ("sql", "reads"),
+    [
+        # The Jinja of a dbt model, without its braces (this file is a Cookiecutter template).
+        ("where d >= 'var(\"start_date\")'", True),
+        ("if var( 'end_date' , none)", True),
+        ("where d >= 'partition_start()'", False),
+        ("var('start_date_override') my_var('start_date')", False),
+    ],
+)
+def test_reads_window_vars(sql: str, reads: bool) -> None:
+    assert dbt_args.reads_window_vars(["select 1", sql]) is reads
 
 
 @pytest.mark.parametrize("start, end", [(END, START), (START, START)])

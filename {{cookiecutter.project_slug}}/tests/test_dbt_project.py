@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 
 from {{ cookiecutter.project_slug }}.definitions import defs
+from {{ cookiecutter.project_slug }}.defs.dbt.common import reads_partition_vars
 from {{ cookiecutter.project_slug }}.utils.dbt_args import HOURLY_TESTS_TAG
 from {{ cookiecutter.project_slug }}.utils.dbt_translator import asset_key_for, parse_default_database
 from conftest import MaterializedWarehouse
@@ -90,3 +91,24 @@ def test_a_run_records_only_assets_the_definitions_define(
     assert on_materialized.instance is not None
     defined = set(defs().resolve_asset_graph().get_all_asset_keys())
     assert set(on_materialized.instance.get_asset_keys()) <= defined
+
+
+def test_runs_hand_the_window_as_vars_only_to_projects_that_read_them(manifest: Any) -> None:
+    """Models reading ``var('start_date')`` (dagster-dbt's documented way) still get it; models
+    reading ``partition_start()`` keep dbt's partial parsing (no ``--vars``)."""
+    project = manifest["metadata"]["project_name"]
+    plain = {**manifest, "nodes": {}, "macros": {}}
+    assert not reads_partition_vars(plain)
+    incremental = {
+        "resource_type": "model",
+        "config": {"materialized": "incremental"},
+        "raw_code": "select * from t where d >= '{{ '{{' }} var(\"start_date\") {{ '}}' }}'",
+    }
+    assert reads_partition_vars({**plain, "nodes": {"model.x.m": incremental}})
+    table = {**incremental, "config": {"materialized": "table"}}
+    assert not reads_partition_vars({**plain, "nodes": {"model.x.m": table}})
+    macro = {"package_name": project, "macro_sql": "{{ '{%' }} if var('end_date', none) {{ '%}' }}"}
+    assert reads_partition_vars({**plain, "macros": {"macro.m": macro}})
+    assert not reads_partition_vars(
+        {**plain, "macros": {"macro.m": {**macro, "package_name": "dbt_utils"}}}
+    )

@@ -45,7 +45,9 @@ def dbt_executable() -> str:
 
 
 @contextlib.contextmanager
-def _environment_variables(values: Mapping[str, str]) -> Iterator[None]:
+def environment_variables(values: Mapping[str, str]) -> Iterator[None]:
+    """``values`` set in this process's environment (what a process started now inherits), and
+    the previous values back afterwards."""
     previous = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:
@@ -60,7 +62,7 @@ def _environment_variables(values: Mapping[str, str]) -> Iterator[None]:
 
 def dbt_environment_variables() -> contextlib.AbstractContextManager[None]:
     """The variables profiles.yml reads for this environment, set while dbt starts."""
-    return _environment_variables(get_dbt_environment_variables())
+    return environment_variables(get_dbt_environment_variables())
 
 
 class ProjectDbtCliResource(DbtCliResource):

@@ -96,6 +96,15 @@ def test_incremental_partition_processes_exactly_its_window(
         f"{day} 00:00:00",
     )
     assert rewritten == [(expected, date.fromisoformat(day), date.fromisoformat(day))]
+    # The window came through dbt's environment, not `--vars`, which would have made dbt re-parse
+    # the whole project on every partition. (Here the profile names this test's copy of the
+    # warehouse, which dbt counts as a change of its own.)
+    (target,) = (settings.DBT_PROJECT_DIR / "target").glob(
+        f"dbt_partitioned_models-{result.run_id[:7]}-*"
+    )
+    log = (target / "dbt.log").read_text()
+    assert "Unable to do partial parsing because config vars" not in log
+    assert "--vars" not in log
     (total,) = shared.query(
         "select count(*) = count(distinct comment_id) from intermediate.int_comments"
     )[0]

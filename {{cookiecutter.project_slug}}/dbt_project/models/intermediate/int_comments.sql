@@ -1,7 +1,8 @@
 {#-
-  Regular incremental model (delete+insert), daily-partitioned in Dagster: each run receives the
-  partition window as --vars '{start_date: ..., end_date: ...}' and reprocesses exactly it.
-  Without the vars (a plain `dbt build`) it appends what is newer than the table.
+  Regular incremental model (delete+insert), daily-partitioned in Dagster: each run hands it the
+  partition window (partition_start() and partition_end(), macros/partition_window.sql) and it
+  reprocesses exactly that. Without a window (a plain `dbt build`) it appends what is newer than
+  the table.
 -#}
 {{ config(
     materialized='incremental',
@@ -16,16 +17,16 @@ select
     author,
     posted_at,
     body,
-    {% if is_incremental() and var('start_date', none) -%}
-        '{{ var("start_date") }}'
+    {% if is_incremental() and partition_start() -%}
+        '{{ partition_start() }}'
     {%- else -%}
         'initial'
     {%- endif %} as loaded_window
 from {{ ref('stg_comments') }}
 {% if is_incremental() %}
-    {% if var('start_date', none) %}
-where posted_at >= cast('{{ var("start_date") }}' as timestamp)
-  and posted_at < cast('{{ var("end_date") }}' as timestamp)
+    {% if partition_start() %}
+where posted_at >= cast('{{ partition_start() }}' as timestamp)
+  and posted_at < cast('{{ partition_end() }}' as timestamp)
     {% else %}
 where posted_at > (select max(posted_at) from {{ this }})
     {% endif %}

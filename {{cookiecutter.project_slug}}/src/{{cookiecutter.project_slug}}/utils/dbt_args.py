@@ -6,6 +6,8 @@ Dagster partition time window into what each kind of incremental model expects.
 """
 
 import json
+import re
+from collections.abc import Iterable
 from datetime import datetime
 
 # First day of the daily partitions, and `begin` of every microbatch model: they must match.
@@ -22,6 +24,13 @@ REGULAR_EXCLUDE = f"{INCREMENTAL} {SNAPSHOTS}"
 # Every incremental model: microbatch ones and the others (delete+insert, merge, append).
 INCREMENTAL_SELECT = INCREMENTAL
 SNAPSHOTS_SELECT = SNAPSHOTS
+
+# The partition window in dbt's environment, read by macros/partition_window.sql.
+PARTITION_START_ENV = "DAGSTER_PARTITION_START"
+PARTITION_END_ENV = "DAGSTER_PARTITION_END"
+# dagster-dbt's documented way: `var('start_date')`/`var('end_date')` in the model. Still handed to
+# models that read it, though every new window then re-parses the whole project.
+_WINDOW_VAR = re.compile(r"""\bvar\(\s*["'](start_date|end_date)["']""")
 
 _DBT_TIMESTAMP = "%Y-%m-%dT%H:%M:%S"
 _SQL_TIMESTAMP = "%Y-%m-%d %H:%M:%S"
@@ -40,16 +49,29 @@ def incremental_window_vars(start: datetime, end: datetime) -> dict[str, str]:
     return {"start_date": start.strftime(_SQL_TIMESTAMP), "end_date": end.strftime(_SQL_TIMESTAMP)}
 
 
-def partitioned_build_args(start: datetime, end: datetime) -> list[str]:
-    """One ``dbt build`` for a partition window, whatever the incremental strategy: the window as
-    ``--vars '{start_date: ..., end_date: ...}'`` for the models that filter on it, and as
-    ``--event-time-start/--event-time-end`` for microbatch models (dbt runs one batch per day;
-    other models ignore these flags). One dbt process per run instead of one per strategy."""
+def partition_window_env(start: datetime, end: datetime) -> dict[str, str]:
+    """The window as the environment of the run's dbt process: ``partition_start()`` and
+    ``partition_end()`` read it. A new window re-parses only the files that read it."""
+    window = incremental_window_vars(start, end)
+    return {PARTITION_START_ENV: window["start_date"], PARTITION_END_ENV: window["end_date"]}
+
+
+def reads_window_vars(sql_texts: Iterable[str]) -> bool:
+    """Whether any of these models reads the window as ``var('start_date')``/``var('end_date')``."""
+    return any(_WINDOW_VAR.search(sql) for sql in sql_texts)
+
+
+def partitioned_build_args(start: datetime, end: datetime, window_vars: bool = False) -> list[str]:
+    """One ``dbt build`` for a partition window, whatever the incremental strategy: microbatch
+    models get it as ``--event-time-start/--event-time-end`` (dbt runs one batch per day; other
+    models ignore these flags), the others from :func:`partition_window_env`, and as ``--vars
+    '{start_date: ..., end_date: ...}'`` too when ``window_vars`` (a model reads them). One dbt
+    process per run instead of one per strategy."""
     _check_window(start, end)
+    window = ["--vars", json.dumps(incremental_window_vars(start, end), sort_keys=True)]
     return [
         "build",
-        "--vars",
-        json.dumps(incremental_window_vars(start, end), sort_keys=True),
+        *(window if window_vars else []),
         "--event-time-start",
         start.strftime(_DBT_TIMESTAMP),
         "--event-time-end",

@@ -9,7 +9,7 @@ from typing import Any
 import dagster as dg
 
 from ...dbt_project import dbt_project
-from ...utils.dbt_args import PARTITIONS_START_DATE
+from ...utils.dbt_args import PARTITIONS_START_DATE, reads_window_vars
 from ...utils.dbt_translator import ProjectDbtTranslator
 from ...utils.environment import Warehouse, get_database_for_environment, get_warehouse
 from ...utils.source_writers import merge_written_sources, source_writers, writer_selection
@@ -69,6 +69,24 @@ def _written(path: str, version: int) -> Mapping[str, str]:
 @functools.lru_cache(maxsize=1)
 def _merged(path: str, version: int) -> Mapping[str, Any]:
     return merge_written_sources(_manifest(path, version), _written(path, version))
+
+
+def reads_partition_vars(manifest: Mapping[str, Any]) -> bool:
+    """Whether an incremental model, or a macro of the project, reads the partition window as
+    ``var('start_date')``/``var('end_date')``: then runs hand it as ``--vars`` too."""
+    project = manifest.get("metadata", {}).get("project_name")
+    models = [
+        node.get("raw_code", "")
+        for node in manifest.get("nodes", {}).values()
+        if node.get("resource_type") == "model"
+        and node.get("config", {}).get("materialized") == "incremental"
+    ]
+    macros = [
+        macro.get("macro_sql", "")
+        for macro in manifest.get("macros", {}).values()
+        if macro.get("package_name") == project
+    ]
+    return reads_window_vars([*models, *macros])
 
 
 def assets_manifest() -> Mapping[str, Any] | Path:

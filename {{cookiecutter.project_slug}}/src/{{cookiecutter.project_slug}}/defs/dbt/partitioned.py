@@ -1,8 +1,10 @@
 """Incremental dbt models (microbatch ones included), daily-partitioned.
 
 One run covers one partition, or a whole range in a backfill (single-run backfill policy), in one
-dbt process: incremental models receive the window as ``--vars``, microbatch models as
-``--event-time-start/--event-time-end`` and dbt runs one batch per day of it.
+dbt process: incremental models read the window with ``partition_start()``/``partition_end()``
+(dbt macros reading it from the process's environment, so dbt's partial parsing survives a new
+window), microbatch models get ``--event-time-start/--event-time-end`` and dbt runs one batch
+per day of it. Models that read ``var('start_date')`` instead get ``--vars`` too.
 """
 
 from collections.abc import Iterator
@@ -12,14 +14,17 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from ...dbt_project import dbt_project
-from ...utils.dbt_args import INCREMENTAL_SELECT, partitioned_build_args
+from ...resources import environment_variables
+from ...utils.dbt_args import INCREMENTAL_SELECT, partition_window_env, partitioned_build_args
 from ...utils.dbt_translator import ProjectDbtTranslator
 from .common import (
     DAILY_PARTITIONS,
     assets_manifest,
     blue_green_pool,
+    load_manifest,
     once_per_translator,
     present,
+    reads_partition_vars,
 )
 from .publishing import stream_published
 
@@ -27,6 +32,7 @@ from .publishing import stream_published
 @once_per_translator
 def build_partitioned_models(translator: ProjectDbtTranslator) -> dg.AssetsDefinition:
     """Every incremental model, one daily partition (or range of them) a run."""
+    window_vars = dbt_project.manifest_path.exists() and reads_partition_vars(load_manifest())
 
     @dbt_assets(
         manifest=assets_manifest(),
@@ -43,9 +49,13 @@ def build_partitioned_models(translator: ProjectDbtTranslator) -> dg.AssetsDefin
         context: dg.AssetExecutionContext, dbt: DbtCliResource
     ) -> Iterator[Any]:
         window = context.partition_time_window
-        invocation = dbt.cli(
-            partitioned_build_args(window.start, window.end), context=context, raise_on_error=False
-        )
+        # dbt starts inside dbt.cli() and inherits the window with the rest of the environment.
+        with environment_variables(partition_window_env(window.start, window.end)):
+            invocation = dbt.cli(
+                partitioned_build_args(window.start, window.end, window_vars),
+                context=context,
+                raise_on_error=False,
+            )
         yield from stream_published(invocation)
 
     return dbt_partitioned_models
