@@ -4,10 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint lock benchmarks clean
+.PHONY: help demo test test-fast lint lock benchmarks clean
 
 help:  ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,13 @@ demo: $(BIN)/.installed  ## Bake the default project into build/demo, install it
 
 test: $(BIN)/.installed  ## Run every template test (bakes, hooks, CI files, cruft, generated suites)
 	$(BIN)/python -m pytest
+
+# Bakes of every combination, the hooks and the default project's own unit tests: seconds once
+# the generated venv exists (build/generated-venv*, made by the first `make test` or this).
+FAST_TESTS := tests/test_hooks.py tests/test_bake.py tests/test_determinism.py tests/test_generated_unit_tests.py
+
+test-fast: $(BIN)/.installed  ## The quick subset: bakes, hooks, the generated unit tests
+	$(BIN)/python -m pytest $(FAST_TESTS)
 
 benchmarks: $(BIN)/.installed  ## Bake time, translator cost, the inner loop against Dagster's scaffold (docs/benchmarks.md)
 	$(BIN)/python benchmarks/bake_time.py

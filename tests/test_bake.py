@@ -68,10 +68,8 @@ def option_files(context: dict[str, str]) -> set[str]:
         }
         unused = {f for tool, files in adapters.items() if tool != context["bi_tool"] for f in files}
         unused |= {"lib/http.py"} if context["bi_tool"] == "none" else set()
-        removed |= {
-            f"src/acme_data/defs/platform_health/{f}" if f.startswith("lib/") else f"tests/example/platform_health/{f}"
-            for f in unused
-        }
+        folders = {True: "src/acme_data/defs/platform_health", False: "tests/example/platform_health"}
+        removed |= {f"{folders[f.startswith('lib/')]}/{f}" for f in unused}
     return removed
 
 

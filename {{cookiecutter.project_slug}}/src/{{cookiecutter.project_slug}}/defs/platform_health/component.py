@@ -3,7 +3,7 @@ a schedule and their resources.
 
 Everything platform health is lives in this folder (``lib/`` is its pure logic, with no
 Dagster); nothing outside imports it, so the folder comes and goes whole
-(docs/platform-health.md: "Adding or removing it").
+(docs/upgrading.md: "Adding or removing a feature").
 """
 
 from typing import Literal
