@@ -469,6 +469,12 @@ def check_config(document: Any) -> None:
         assert (
             document["branch_deployment_tag_concurrency_limits"] == local["tag_concurrency_limits"]
         ), "differs from dagster.yaml"
+    elif "type" in document and "attributes" in document:  # a component's defs.yaml, as it is
+        declared = [
+            yaml.safe_load(path.read_text())
+            for path in (ROOT / "src" / PACKAGE / "defs").rglob("defs.yaml")
+        ]
+        assert document in declared, "no defs.yaml under defs/ declares this component so"
     elif all(isinstance(target, dict) and "type" in target for target in document.values()):
         check_dbt_targets(document)
     else:
