@@ -370,9 +370,31 @@ def _install_gitlab_ci_local() -> Path:
             ],
             check=True,
         )
-    if not shutil.which("rsync"):  # gitlab-ci-local copies the project with rsync
-        subprocess.run(["apt-get", "install", "-y", "-qq", "rsync"], check=False)
-        if not shutil.which("rsync"):
-            subprocess.run(["apt-get", "update", "-qq"], check=True)
-            subprocess.run(["apt-get", "install", "-y", "-qq", "rsync"], check=True)
+    # gitlab-ci-local copies the project with rsync.
+    if not shutil.which("rsync") and not (binary.parent / "rsync").exists():
+        local_rsync(binary.parent)
     return binary.parent
+
+
+# rsync and the libraries of it a Debian system may lack: fetched with Debian's own client.
+RSYNC_PACKAGES = ("rsync", "libpopt0", "libxxhash0")
+
+
+def local_rsync(bin_dir: Path) -> Path:
+    """An ``rsync`` in ``bin_dir`` (on gitlab-ci-local's PATH) from Debian's packages, unpacked
+    under build/ (``apt-get download``, ``dpkg -x``): nothing is installed on the machine."""
+    root = GITLAB_CI_LOCAL_DIR / "rsync"
+    debs = root / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["apt-get", "download", "-qq", *RSYNC_PACKAGES], cwd=debs, check=True)
+    for deb in sorted(debs.glob("*.deb")):
+        subprocess.run(["dpkg", "-x", str(deb), str(root / "files")], check=True)
+    libraries = root / "files" / "usr" / "lib" / "x86_64-linux-gnu"
+    wrapper = bin_dir / "rsync"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'LD_LIBRARY_PATH="{libraries}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}" '
+        f'exec "{root / "files" / "usr" / "bin" / "rsync"}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return wrapper
