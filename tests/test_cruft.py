@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from test_determinism import describe_differences, tree_snapshot
 
-from conftest import DEFAULT_CONTEXT, REPO_DIR, SUPPORTED_COMBINATIONS
+from conftest import DEFAULT_CONTEXT, REPO_DIR, SUITE_TIMEOUT, SUPPORTED_COMBINATIONS
 
 TOOLS = Path(sys.executable).parent  # cruft and cookiecutter from the test environment
 CHANGELOG = REPO_DIR / "CHANGELOG.md"
@@ -83,7 +83,10 @@ class Sandbox:
         }
 
     def run(self, args: list[str], cwd: Path, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
-        completed = subprocess.run(args, cwd=cwd, env=self.env, capture_output=True, text=True, timeout=300)
+        # A guard against hangs, not a budget: test_features runs `make install` and `make run` here.
+        completed = subprocess.run(
+            args, cwd=cwd, env=self.env, capture_output=True, text=True, timeout=SUITE_TIMEOUT
+        )
         if expect is not None and completed.returncode != expect:
             raise AssertionError(
                 f"{args} exited {completed.returncode}, expected {expect}\n"
