@@ -20,7 +20,7 @@ PACKAGE = PACKAGE_DIR.name
 LAYERS = (
     ("settings",),
     ("utils",),
-    ("resources", "dbt_project"),
+    ("resources", "snowflake_warehouse", "dbt_project"),
     ("defs",),
     ("definitions", "local_pipeline", "utils.remove_example"),
 )

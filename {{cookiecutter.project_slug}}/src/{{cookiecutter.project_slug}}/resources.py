@@ -14,7 +14,7 @@ import shutil
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, Protocol, cast
 
 import dagster as dg
 from dagster._core.storage.db_io_manager import DbTypeHandler
@@ -182,18 +182,36 @@ def snowflake_connection_config() -> dict[str, Any]:
     }
 
 
+class WarehouseResource(Protocol):
+    """The ``warehouse`` resource, on either warehouse: :class:`DuckDBWarehouse` below or
+    ``snowflake_warehouse.SnowflakeWarehouse``. Code that runs SQL asks its ``dialect``, never its
+    class; ``database`` is what it connects to (DuckDB: the file)."""
+
+    dialect: ClassVar[str]
+    database: Any
+
+    def get_connection(self) -> contextlib.AbstractContextManager[Any]: ...
+
+
+class DuckDBWarehouse(DuckDBResource):
+    """``warehouse`` on DuckDB: the environment's file (``utils.environment.get_duckdb_path``)."""
+
+    dialect: ClassVar[str] = "duckdb"
+
+
 def build_warehouse_resources() -> dict[str, Any]:
     """``io_manager`` for the Python assets and ``warehouse`` for SQL, on DuckDB or Snowflake."""
     if get_warehouse() is Warehouse.DUCKDB:
         path = os.fspath(get_duckdb_path())
         return {
             "io_manager": DuckDBPandasIOManager(database=path),
-            "warehouse": DuckDBResource(database=path),
+            "warehouse": DuckDBWarehouse(database=path),
         }
     # Imported only for Snowflake: the Snowflake integrations take seconds to import, which
     # every local process (make run, make test, dg dev) would otherwise pay on DuckDB.
-    from dagster_snowflake import SnowflakeResource
     from dagster_snowflake_pandas import SnowflakePandasIOManager
+
+    from .snowflake_warehouse import SnowflakeWarehouse
 
     config = snowflake_connection_config()
     # In a personal sandbox every table goes to the developer's schema; elsewhere the schema
@@ -205,7 +223,7 @@ def build_warehouse_resources() -> dict[str, Any]:
     )
     return {
         "io_manager": SnowflakePandasIOManager(**config, schema=schema),
-        "warehouse": SnowflakeResource(**config),
+        "warehouse": SnowflakeWarehouse(**config),
     }
 
 

@@ -13,12 +13,11 @@ request queue behind the running clone instead of interleaving with it.
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from ... import settings
+from ...resources import WarehouseResource
 from ...utils.clone_catalogs import CloneCatalog, DuckDBCatalog, SnowflakeCatalog
 from ...utils.clones import (
     QUERY_HISTORY,
@@ -64,27 +63,26 @@ class SweeperConfig(dg.Config):
     SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY."""
 
 
-def catalog_for(warehouse: object, sweeper: bool = False) -> CloneCatalog:
+def catalog_for(warehouse: WarehouseResource, sweeper: bool = False) -> CloneCatalog:
     """The clone catalog of ``warehouse``; ``sweeper``: production's, which drops clones through
     the administrator's procedure (it does not own them)."""
     production = validate_identifier(settings.PRODUCTION_DATABASE, "production database")
-    if isinstance(warehouse, DuckDBResource):
+    if warehouse.dialect == "duckdb":
         return DuckDBCatalog(warehouse=Path(warehouse.database).resolve(), production=production)
-    # Imported only here: dagster_snowflake takes seconds to import and DuckDB never needs it.
-    from dagster_snowflake import SnowflakeResource
-
-    if isinstance(warehouse, SnowflakeResource):
+    if warehouse.dialect == "snowflake":
         return SnowflakeCatalog(
             connect=warehouse.get_connection,
             production=production,
             drop_through_procedure=sweeper,
         )
-    raise TypeError(f"warehouse: {type(warehouse).__name__} is not a DuckDB or Snowflake resource")
+    raise TypeError(f"warehouse: dialect {warehouse.dialect!r} is not duckdb or snowflake")
 
 
 @dg.op(out=dg.Out(io_manager_key=RESULTS_IO_MANAGER))
 def clone_production_database(
-    context: dg.OpExecutionContext, config: CloneProdConfig, warehouse: dg.ConfigurableResource[Any]
+    context: dg.OpExecutionContext,
+    config: CloneProdConfig,
+    warehouse: dg.ResourceParam[WarehouseResource],
 ) -> str:
     """Replace the pull request's clone with a fresh, marked clone of production (or, with
     ``keep_existing``, keep the verified, complete clone there is)."""
@@ -109,7 +107,9 @@ def clone_production_database(
 
 @dg.op(out=dg.Out(io_manager_key=RESULTS_IO_MANAGER))
 def drop_production_clone(
-    context: dg.OpExecutionContext, config: CloneJobConfig, warehouse: dg.ConfigurableResource[Any]
+    context: dg.OpExecutionContext,
+    config: CloneJobConfig,
+    warehouse: dg.ResourceParam[WarehouseResource],
 ) -> str:
     """Drop the pull request's clone, only if clone_prod made it (name and marker)."""
     plan = plan_for_this_deployment(config.allow_outside_branch_deployment)
@@ -122,7 +122,9 @@ def drop_production_clone(
 
 @dg.op(out=dg.Out(io_manager_key=RESULTS_IO_MANAGER))
 def sweep_stale_clones(
-    context: dg.OpExecutionContext, config: SweeperConfig, warehouse: dg.ConfigurableResource[Any]
+    context: dg.OpExecutionContext,
+    config: SweeperConfig,
+    warehouse: dg.ResourceParam[WarehouseResource],
 ) -> list[str]:
     """Drop every clone of this project unused for ``retention_days``; leave everything else.
 

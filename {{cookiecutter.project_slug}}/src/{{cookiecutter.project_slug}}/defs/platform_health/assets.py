@@ -7,16 +7,15 @@ the pull or merge requests proposing exposures and removals (when a token is set
 """
 
 import json
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from ... import settings
 from ...dbt_project import dbt_project
+from ...resources import WarehouseResource
 from ...utils.environment import (
     Warehouse,
     get_database_for_environment,
@@ -271,36 +270,30 @@ def _build_seconds(context: dg.AssetExecutionContext, relation: str) -> float | 
     return float(raw) if isinstance(raw, int | float) else None
 
 
-def is_snowflake(resource: Any) -> bool:
-    """Whether ``resource`` is a ``SnowflakeResource``, without importing dagster_snowflake (seconds
-    of import a DuckDB process should not pay): if nothing imported it, no resource is one."""
-    module = sys.modules.get("dagster_snowflake")
-    return module is not None and isinstance(resource, module.SnowflakeResource)
+# (schema, table, rows, bytes) of every table, as each warehouse reports them.
+TABLE_SIZES_SQL = {
+    "duckdb": "select schema_name, table_name, estimated_size, null from duckdb_tables()",
+    "snowflake": "select table_schema, table_name, row_count, bytes from information_schema.tables",
+}
 
 
-def _table_sizes(warehouse: Any) -> dict[str, tuple[int | None, int | None]]:
+def _table_sizes(warehouse: WarehouseResource) -> dict[str, tuple[int | None, int | None]]:
     """``schema.table`` (lower case) -> (rows, bytes) the warehouse reports for its tables."""
-    if isinstance(warehouse, DuckDBResource):
-        with warehouse.get_connection() as connection:
-            rows = connection.execute(
-                "select schema_name, table_name, estimated_size from duckdb_tables()"
-            ).fetchall()
-        return {f"{s}.{t}".lower(): (int(n), None) for s, t, n in rows}
-    if is_snowflake(warehouse):
-        with warehouse.get_connection() as connection:
-            cursor = connection.cursor()
-            cursor.execute(
-                "select table_schema, table_name, row_count, bytes from information_schema.tables"
-            )
-            return {f"{s}.{t}".lower(): (r, b) for s, t, r, b in cursor.fetchall()}
-    return {}
+    with warehouse.get_connection() as connection:
+        cursor = connection.cursor()
+        cursor.execute(TABLE_SIZES_SQL[warehouse.dialect])
+        rows = cursor.fetchall()
+    return {
+        f"{s}.{t}".lower(): (None if n is None else int(n), None if b is None else int(b))
+        for s, t, n, b in rows
+    }
 
 
 @dg.asset(key_prefix=KEY_PREFIX, group_name=GROUP, io_manager_key=IO_MANAGER_KEY, kinds={"python"})
 def unused_models(
     context: dg.AssetExecutionContext,
     config: UnusedModelsConfig,
-    warehouse: dg.ConfigurableResource,  # type: ignore[type-arg]
+    warehouse: dg.ResourceParam[WarehouseResource],
     platform_graph: DataFrame,
     stale_reports: DataFrame,
 ) -> DataFrame:
@@ -314,7 +307,7 @@ def unused_models(
     unused = find_unused_models(graph)
     once_archived = sorted(set(find_unused_models(graph, stale_reports["node_id"])) - set(unused))
     sizes = _table_sizes(warehouse)
-    snowflake = is_snowflake(warehouse)
+    snowflake = warehouse.dialect == "snowflake"
     rows = []
     for node, status in [
         *((n, "unused") for n in unused),
@@ -403,7 +396,7 @@ def model_importance(context: dg.AssetExecutionContext, platform_graph: DataFram
 @dg.asset(key_prefix=KEY_PREFIX, group_name=GROUP, kinds={"python"})
 def model_count_history(
     context: dg.AssetExecutionContext,
-    warehouse: dg.ConfigurableResource,  # type: ignore[type-arg]
+    warehouse: dg.ResourceParam[WarehouseResource],
     platform_graph: DataFrame,
     unused_models: DataFrame,
     stale_reports: DataFrame,
@@ -421,16 +414,10 @@ def model_count_history(
         "unparsed_queries": len(from_frame(platform_graph).unparsed),
     }
     now = datetime.now(UTC)
-    if isinstance(warehouse, DuckDBResource):
-        with warehouse.get_connection() as connection:
-            recorded = history.record_counts(connection, SCHEMA, now, counts, "duckdb")
-    elif is_snowflake(warehouse):
-        with warehouse.get_connection() as connection:  # type: ignore[attr-defined]
-            recorded = history.record_counts(
-                connection, get_schema_for_environment(SCHEMA), now, counts, "snowflake"
-            )
-    else:
-        raise TypeError(f"warehouse: {type(warehouse).__name__} is not DuckDB or Snowflake")
+    # DuckDB's schemas are the production ones; Snowflake's follow the environment.
+    schema = SCHEMA if warehouse.dialect == "duckdb" else get_schema_for_environment(SCHEMA)
+    with warehouse.get_connection() as connection:
+        recorded = history.record_counts(connection, schema, now, counts, warehouse.dialect)
     labels = [t.strftime("%Y-%m-%d %H:%M") for t in recorded["recorded_at"]]
     png = charts.line_chart_png(
         labels,
