@@ -4,6 +4,7 @@ warehouse, for the BI tools' own tests (test_mode_assets.py against a Mode stand
 """
 
 import base64
+import functools
 import shutil
 from pathlib import Path
 from typing import Any
@@ -46,11 +47,17 @@ def materialization(results: list[dg.ExecuteInProcessResult], name: str) -> Any:
     return found
 
 
-def with_bi_tool(bi_tool: str) -> PlatformHealthResource:
-    """The resource as the component (defs.yaml) configures it, reading another BI tool."""
+@functools.cache
+def configured_resource() -> PlatformHealthResource:
+    """The resource as the component (defs.yaml) configures it: the definitions built once."""
     configured = defs().resources["platform_health"]
     assert isinstance(configured, PlatformHealthResource)
-    return PlatformHealthResource(bi_tool=bi_tool, ci_provider=configured.ci_provider)
+    return configured
+
+
+def with_bi_tool(bi_tool: str) -> PlatformHealthResource:
+    """The configured resource, reading another BI tool."""
+    return PlatformHealthResource(bi_tool=bi_tool, ci_provider=configured_resource().ci_provider)
 
 
 def png_in(markdown: str) -> bytes:
